@@ -1,0 +1,40 @@
+# opitios: `make run` serves on embedded defaults, `make test` passes the whole suite,
+# `make demo` serves the bundled offline sandbox upstream. Each sets itself up first.
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: install install-test run demo test services clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Editable install: the opitios.providers entry points exist only in installed metadata.
+$(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+install-test: $(VENV)/.installed-test
+
+run: install
+	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
+
+demo: install
+	scripts/demo.sh
+
+services:
+	scripts/services.sh
+
+test: install-test services
+	$(PY) -m pytest
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

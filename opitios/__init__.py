@@ -1,0 +1,62 @@
+"""opitios: a market-data and trading gateway in front of Alpaca that serves real upstream data only."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+# Request bodies larger than this are refused with 413 before they are read.
+MAX_BODY_BYTES = 64 * 1024
+
+log = logging.getLogger(__name__)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings, provider, services, blueprints, error handlers.
+
+    ``overrides`` take the place of environment variables of the same name
+    (``None`` unsets one); any other key goes into ``app.config`` as it is.
+    """
+    from opitios import config, errors, request_id, routes
+    from opitios.registry import build_provider
+    from opitios.services import Services
+
+    overrides = dict(overrides or {})
+    env = dict(os.environ)
+    for name in list(overrides):
+        if name in config.SETTING_NAMES:
+            value = overrides.pop(name)
+            if value is None:
+                env.pop(name, None)
+            else:
+                env[name] = str(value)
+
+    app = Flask(__name__, instance_relative_config=True)
+    app.config.update(config.settings_from_env(env))
+    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
+    app.config.update(overrides)
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    provider = build_provider(app.config["OPITIOS_PROVIDER"], app.config)
+    app.extensions["opitios"] = Services.build(provider)
+
+    request_id.init_app(app)
+    routes.register_blueprints(app)
+    errors.register_error_handlers(app)
+    _announce(app)
+    return app
+
+
+def _announce(app: Flask) -> None:
+    described = app.extensions["opitios"].provider.describe()
+    if app.config["OPITIOS_DEMO"]:
+        log.warning("DEMO MODE: upstream is the offline sandbox at %s; its data is synthetic", described.get("data_url"))
+    if not described.get("configured"):
+        log.warning("no upstream credentials: market-data routes answer 503 UPSTREAM_NOT_CONFIGURED")

@@ -1,0 +1,105 @@
+"""Environment → settings (CONTRACT §6); secrets never get a default."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+STOCK_FEEDS = ("iex", "sip", "delayed_sip", "otc", "boats", "overnight")
+OPTION_FEEDS = ("indicative", "opra")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is present but unusable; the service refuses to start with it."""
+
+
+def _text(env: Mapping[str, str], name: str, default: str | None = None) -> str | None:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    return value.strip()
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    value = _text(env, name)
+    if value is None:
+        return default
+    if value.lower() in _TRUE:
+        return True
+    if value.lower() in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {value!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = _text(env, name, default).lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _text(env, name)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be greater than 0, not {value!r}")
+    return number
+
+
+def _workers(env: Mapping[str, str]) -> int:
+    value = _text(env, "OPITIOS_WORKERS")
+    if value is None:
+        return os.cpu_count() or 1
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"OPITIOS_WORKERS must be a whole number of at least 1, not {value!r}")
+    return int(value)
+
+
+def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Read every setting the service knows from ``env`` (default: the process environment).
+
+    Keys are upper-case so the result can go straight into ``app.config``.
+    """
+    env = os.environ if env is None else env
+    return {
+        "ALPACA_API_KEY": _text(env, "ALPACA_API_KEY"),
+        "ALPACA_SECRET_KEY": _text(env, "ALPACA_SECRET_KEY"),
+        "ALPACA_PAPER": _flag(env, "ALPACA_PAPER", True),
+        "ALPACA_DATA_URL": _text(env, "ALPACA_DATA_URL"),
+        "ALPACA_TRADING_URL": _text(env, "ALPACA_TRADING_URL"),
+        "ALPACA_STOCK_FEED": _choice(env, "ALPACA_STOCK_FEED", "iex", STOCK_FEEDS),
+        "ALPACA_OPTION_FEED": _choice(env, "ALPACA_OPTION_FEED", "indicative", OPTION_FEEDS),
+        "DATABASE_URL": _text(env, "DATABASE_URL"),
+        "REDIS_URL": _text(env, "REDIS_URL"),
+        "OPITIOS_BIND": _text(env, "OPITIOS_BIND", "0.0.0.0:8081"),
+        "OPITIOS_WORKERS": _workers(env),
+        "OPITIOS_PROVIDER": _text(env, "OPITIOS_PROVIDER", "alpaca"),
+        "OPITIOS_UPSTREAM_TIMEOUT": _positive(env, "OPITIOS_UPSTREAM_TIMEOUT", 5.0),
+        "OPITIOS_DEMO": _flag(env, "OPITIOS_DEMO", False),
+        "OPITIOS_LOG_LEVEL": _text(env, "OPITIOS_LOG_LEVEL", "INFO").upper(),
+    }
+
+
+# What a provider factory receives: only the settings that concern upstreams.
+PROVIDER_SETTINGS = (
+    "ALPACA_API_KEY",
+    "ALPACA_SECRET_KEY",
+    "ALPACA_PAPER",
+    "ALPACA_DATA_URL",
+    "ALPACA_TRADING_URL",
+    "ALPACA_STOCK_FEED",
+    "ALPACA_OPTION_FEED",
+    "OPITIOS_UPSTREAM_TIMEOUT",
+)
+
+# Every name settings_from_env reads; create_app's overrides of these are validated like the environment.
+SETTING_NAMES = frozenset(settings_from_env({}))

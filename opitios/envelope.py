@@ -1,0 +1,102 @@
+"""The success and error envelopes (CONTRACT §2) and the market-data headers (§3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Response, current_app, request
+
+from opitios.request_id import current_request_id
+
+
+@dataclass
+class Result:
+    """What a service hands a route: the data and where it came from."""
+
+    data: dict[str, Any]
+    data_source: str
+    provider: str
+    feed: str | None
+    data_timestamp: str | None  # the upstream's own timestamp string of the datum
+    market_status: str
+    cache: str = "miss"
+    max_age: int = 0  # seconds an intermediary may keep the answer
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def iso_millis(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def freshness_seconds(data_timestamp: str | None, now: datetime) -> float | None:
+    """Now minus the upstream's timestamp, in seconds; ``None`` when there is no timestamp."""
+    if data_timestamp is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(data_timestamp)
+    except ValueError:
+        return None
+    return round((now - moment).total_seconds(), 3)
+
+
+def _json(body: dict, status: int, headers: dict[str, str]) -> Response:
+    return current_app.response_class(
+        current_app.json.dumps(body, separators=(",", ":")), status=status, headers=headers, mimetype="application/json"
+    )
+
+
+def success_response(result: Result) -> Response:
+    now = utc_now()
+    freshness = freshness_seconds(result.data_timestamp, now)
+    metadata = {
+        "request_id": current_request_id(),
+        "timestamp": iso_millis(now),
+        "data_source": result.data_source,
+        "provider": result.provider,
+        "feed": result.feed,
+        "data_timestamp": result.data_timestamp,
+        "data_freshness_seconds": freshness,
+        "market_status": result.market_status,
+        "cache": result.cache,
+    }
+    headers = {
+        "X-Cache-Status": result.cache.upper(),
+        "X-Data-Source": result.data_source,
+        "Cache-Control": f"max-age={result.max_age}",
+    }
+    if freshness is not None:
+        headers["X-Data-Freshness"] = str(freshness)
+    return _json({"data": result.data, "metadata": metadata}, 200, headers)
+
+
+def plain_response(data: dict[str, Any], status: int = 200) -> Response:
+    """An operations answer (health): the success envelope without market-data provenance."""
+    metadata = {"request_id": current_request_id(), "timestamp": iso_millis(utc_now())}
+    return _json({"data": data, "metadata": metadata}, status, {"Cache-Control": "no-store"})
+
+
+def error_response(
+    *,
+    status: int,
+    code: str,
+    type_: str,
+    message: str,
+    details: dict,
+    suggested_action: str,
+    headers: dict[str, str],
+) -> Response:
+    body = {
+        "error": {"code": code, "type": type_, "message": message, "details": details},
+        "metadata": {
+            "request_id": current_request_id(),
+            "timestamp": iso_millis(utc_now()),
+            "endpoint": request.path,
+            "suggested_action": suggested_action,
+        },
+    }
+    return _json(body, status, {**headers, "X-Error-Code": code, "Cache-Control": "no-store"})

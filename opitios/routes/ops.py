@@ -1,0 +1,48 @@
+"""Operations: liveness and readiness (CONTRACT §4, operations); no key, no upstream call."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app
+
+from opitios import __version__
+from opitios.envelope import plain_response
+from opitios.errors import ApiError
+from opitios.services import services
+
+bp = Blueprint("ops", __name__)
+
+_STARTED = time.monotonic()
+
+
+def _upstream_kind() -> str:
+    if current_app.config["OPITIOS_DEMO"]:
+        return "sandbox (offline demo: synthetic data, not real market data)"
+    overridden = current_app.config["ALPACA_DATA_URL"] or current_app.config["ALPACA_TRADING_URL"]
+    return "alpaca-compatible (URL override)" if overridden else "alpaca"
+
+
+@bp.get("/health")
+def health():
+    provider = services().provider
+    described = provider.describe()
+    return plain_response(
+        {
+            "status": "ok",
+            "version": __version__,
+            "provider": provider.name,
+            "mode": "paper" if described.get("paper") else "live",
+            "upstream": {"kind": _upstream_kind(), **described},
+            "uptime_seconds": round(time.monotonic() - _STARTED, 3),
+        }
+    )
+
+
+@bp.get("/health/ready")
+def ready():
+    described = services().provider.describe()
+    checks = {"upstream_credentials": "ok" if described.get("configured") else "missing"}
+    if not described.get("configured"):
+        raise ApiError("UPSTREAM_NOT_CONFIGURED", "Not ready: no upstream credentials are configured", details={"checks": checks})
+    return plain_response({"status": "ready", "checks": checks})

@@ -1,0 +1,49 @@
+"""Stock quotes and bars (CONTRACT §4, market data)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from opitios.envelope import success_response
+from opitios.routes import json_body
+from opitios.schemas.bars import BarsArgs
+from opitios.schemas.quotes import StockBatchBodyArgs, StockBatchQueryArgs, StockQuoteBodyArgs, SymbolPathArgs
+from opitios.services import services
+
+bp = Blueprint("stocks", __name__)
+
+_path_args = SymbolPathArgs()
+_body_args = StockQuoteBodyArgs()
+_batch_body = StockBatchBodyArgs()
+_batch_query = StockBatchQueryArgs()
+_bars_args = BarsArgs()
+
+
+@bp.get("/stocks/<path:symbol>/quote")
+def quote(symbol: str):
+    args = _path_args.load({"symbol": symbol})
+    return success_response(services().stocks.quote(args["symbol"]))
+
+
+@bp.post("/stocks/quote")
+def quote_from_body():
+    args = _body_args.load(json_body())
+    return success_response(services().stocks.quote(args["symbol"]))
+
+
+@bp.post("/stocks/quotes/batch")
+def quotes_batch():
+    args = _batch_body.load(json_body())
+    return success_response(services().stocks.quotes(args["symbols"], args["max_age_seconds"]))
+
+
+@bp.get("/stocks/quotes")
+def quotes():
+    args = _batch_query.load(request.args)
+    return success_response(services().stocks.quotes(args["symbols"], args["max_age_seconds"]))
+
+
+@bp.get("/stocks/<path:symbol>/bars")
+def bars(symbol: str):
+    args = _bars_args.load({**request.args.to_dict(), "symbol": symbol})
+    return success_response(services().stocks.bars(args))

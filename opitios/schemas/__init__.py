@@ -1,0 +1,1 @@
+"""marshmallow schemas: ``*Args`` validate input, ``*Schema`` shape output; one module per resource."""

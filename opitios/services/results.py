@@ -1,0 +1,52 @@
+"""Pieces every market-data service shares: provenance names, batch answers, the age of a datum."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from opitios.errors import ApiError
+
+# data_source values kept from the original service so old clients keep parsing (CONTRACT §2).
+STOCK_QUOTES = "alpaca_real_time"
+OPTION_QUOTES = "alpaca_options_real_time"
+OPTION_CHAIN = "alpaca_options_chain"
+BARS = "alpaca_historical"
+
+
+def quote_timestamp(quote: dict) -> str | None:
+    """The datum's own time: the quote's, or the trade's when there is no quote."""
+    return quote.get("quote_timestamp") or quote.get("trade_timestamp")
+
+
+def oldest(timestamps: Iterable[str | None]) -> str | None:
+    """The oldest of the upstream timestamps (so freshness is never overstated), as the upstream wrote it."""
+    present = [text for text in timestamps if text]
+    return min(present, key=datetime.fromisoformat) if present else None
+
+
+def not_found(code: str, what: str, symbol: str) -> ApiError:
+    return ApiError(code, f"No real market data for {what} {symbol}", details={"symbol": symbol})
+
+
+def batch(
+    requested: list[str],
+    found: dict[str, dict],
+    dump: Callable[[dict], dict],
+    missing: Callable[[str], ApiError],
+) -> tuple[dict, str | None]:
+    """The batch answer: one entry per requested symbol in order, errors in place, and a summary."""
+    entries = []
+    for symbol in requested:
+        quote = found.get(symbol)
+        if quote is None:
+            error = missing(symbol)
+            entries.append({"symbol": symbol, "status": "error", "error": {"code": error.code, "message": error.message}})
+        else:
+            entries.append({"symbol": symbol, "status": "success", **dump(quote)})
+    successful = sum(1 for entry in entries if entry["status"] == "success")
+    data = {
+        "quotes": entries,
+        "summary": {"total_requested": len(requested), "successful": successful, "failed": len(requested) - successful},
+    }
+    return data, oldest(quote_timestamp(quote) for quote in found.values() if quote["symbol"] in requested)

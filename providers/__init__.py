@@ -1,0 +1,1 @@
+"""Data providers behind one small interface (see ``providers.base``)."""

@@ -1,0 +1,182 @@
+"""The provider interface, its normalized result types and the errors a provider may raise.
+
+A provider turns one gateway question into as few upstream calls as possible
+(many symbols → one call), fetches the raw answer and maps it onto the plain,
+JSON-safe shapes below. Every value it returns is an upstream value, passed
+through or renamed: a provider never computes, fills in or invents one. A value
+the upstream did not send is ``None``. A symbol the upstream knows nothing
+about is simply left out of the result; the service layer turns that into the
+contract's not-found answer.
+
+A provider is registered under the ``opitios.providers`` entry-point group by
+an object that is called with the upstream settings (a mapping, see
+``opitios.config.PROVIDER_SETTINGS``) and returns an instance of this
+interface.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol, TypedDict
+
+
+class StockQuote(TypedDict):
+    """Latest quote, latest trade and the day's volume of one stock, as the upstream sent them."""
+
+    symbol: str
+    bid_price: float | None
+    bid_size: float | None
+    ask_price: float | None
+    ask_size: float | None
+    last_price: float | None
+    last_size: float | None
+    volume: float | None
+    quote_timestamp: str | None  # the upstream's own RFC 3339 string, unchanged
+    trade_timestamp: str | None
+
+
+class Greeks(TypedDict):
+    delta: float | None
+    gamma: float | None
+    theta: float | None
+    vega: float | None
+    rho: float | None
+
+
+class OptionQuote(TypedDict):
+    """Latest quote, trade, IV and greeks of one option contract, as the upstream sent them."""
+
+    symbol: str
+    bid_price: float | None
+    bid_size: float | None
+    ask_price: float | None
+    ask_size: float | None
+    last_price: float | None
+    last_size: float | None
+    implied_volatility: float | None
+    greeks: Greeks | None  # None when the upstream sent no greeks at all
+    quote_timestamp: str | None
+    trade_timestamp: str | None
+
+
+class Bar(TypedDict):
+    timestamp: str  # bucket start, the upstream's string
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    volume: float | None
+    trade_count: float | None
+    vwap: float | None
+
+
+class BarsPage(TypedDict):
+    """One page of bars, oldest first, and the upstream's token for the next page."""
+
+    symbol: str
+    timeframe: str
+    bars: list[Bar]
+    next_page_token: str | None
+
+
+class BarsQuery(TypedDict):
+    symbol: str
+    timeframe: str  # one of the contract's timeframes, e.g. "5Min"
+    start: str | None  # RFC 3339 datetime or YYYY-MM-DD, already validated
+    end: str | None
+    limit: int
+    page_token: str | None
+
+
+class ChainQuery(TypedDict):
+    underlying_symbol: str
+    expiration_date: str | None
+    expiration_date_gte: str | None
+    expiration_date_lte: str | None
+    option_type: str | None  # "call" or "put"
+    min_strike: str | None  # decimal strings, passed on exactly as given
+    max_strike: str | None
+    limit: int
+    page_token: str | None
+
+
+class ChainPage(TypedDict):
+    underlying_symbol: str
+    contracts: list[OptionQuote]  # ordered by contract symbol
+    next_page_token: str | None
+
+
+class MarketClock(TypedDict):
+    is_open: bool
+    timestamp: datetime
+    next_open: datetime
+    next_close: datetime
+
+
+class MarketDataProvider(Protocol):
+    """What the gateway asks of a market-data provider."""
+
+    name: str
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret facts for ``/health``: upstream URLs, feeds, paper or live, configured or not."""
+
+    def feeds(self) -> dict[str, str]:
+        """The feed names answers come from: ``{"stock": ..., "option": ...}``."""
+
+    def stock_quotes(self, symbols: list[str]) -> dict[str, StockQuote]:
+        """Quotes for many stock symbols in one upstream call; unknown symbols are left out."""
+
+    def stock_bars(self, query: BarsQuery) -> BarsPage:
+        """One page of bars for one symbol, at exactly the requested timeframe."""
+
+    def option_quotes(self, symbols: list[str]) -> dict[str, OptionQuote]:
+        """Quotes for many OCC contract symbols in one upstream call; unknown ones are left out."""
+
+    def option_chain(self, query: ChainQuery) -> ChainPage:
+        """One page of an underlying's chain, with every filter applied by the upstream."""
+
+    def market_clock(self) -> MarketClock:
+        """The upstream's market clock."""
+
+
+class ProviderError(Exception):
+    """An upstream problem, named by the contract's error code it becomes."""
+
+    code = "UPSTREAM_SERVICE_ERROR"
+
+    def __init__(self, message: str, *, retry_after: int | None = None, details: dict | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+        self.details = details or {}
+
+
+class UpstreamNotConfigured(ProviderError):
+    code = "UPSTREAM_NOT_CONFIGURED"
+
+
+class UpstreamAuthenticationFailed(ProviderError):
+    code = "UPSTREAM_AUTHENTICATION_FAILED"
+
+
+class UpstreamRateLimited(ProviderError):
+    code = "UPSTREAM_RATE_LIMITED"
+
+
+class UpstreamTimeout(ProviderError):
+    code = "UPSTREAM_TIMEOUT"
+
+
+class UpstreamServiceError(ProviderError):
+    code = "UPSTREAM_SERVICE_ERROR"
+
+
+class UpstreamInvalidResponse(ProviderError):
+    code = "UPSTREAM_INVALID_RESPONSE"
+
+
+class UpstreamRejectedRequest(ProviderError):
+    """The upstream refused the parameters we sent (its 400/422)."""
+
+    code = "INVALID_PARAMETER"

@@ -1,0 +1,120 @@
+"""Every failure is the contract's error envelope with X-Error-Code; never a stack trace or a secret."""
+
+import pytest
+
+from opitios import create_app
+
+SECRET = "top-secret-value-123"
+
+
+@pytest.fixture
+def app():
+    # Credentials point at a closed port: nothing here may reach an upstream.
+    app = create_app(
+        {"ALPACA_API_KEY": "key-id", "ALPACA_SECRET_KEY": SECRET, "ALPACA_DATA_URL": "http://127.0.0.1:9", "ALPACA_TRADING_URL": "http://127.0.0.1:9"}
+    )
+
+    @app.get("/api/v1/_boom")
+    def boom():
+        raise RuntimeError(f"kaboom with {SECRET}")
+
+    return app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def assert_error_envelope(response, status, code, path):
+    assert response.status_code == status
+    assert response.headers["X-Error-Code"] == code
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error", "metadata"}
+    assert body["error"]["code"] == code
+    assert body["error"]["type"] and body["error"]["message"]
+    assert isinstance(body["error"]["details"], dict)
+    metadata = body["metadata"]
+    assert metadata["request_id"] == response.headers["X-Request-ID"]
+    assert metadata["endpoint"] == path
+    assert metadata["timestamp"].endswith("Z")
+    assert metadata["suggested_action"]
+    text = response.get_data(as_text=True)
+    assert "Traceback" not in text and SECRET not in text
+    return body
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, code",
+    [
+        ("get", "/nope", {}, 404, "NOT_FOUND"),
+        ("get", "/api/v1/stocks", {}, 404, "NOT_FOUND"),
+        ("delete", "/api/v1/stocks/AAPL/quote", {}, 405, "METHOD_NOT_ALLOWED"),
+        ("get", "/api/v1/stocks/quote", {}, 405, "METHOD_NOT_ALLOWED"),
+        ("post", "/api/v1/stocks/quote", {"data": "x" * (65 * 1024), "content_type": "application/json"}, 413, "REQUEST_SIZE_EXCEEDED"),
+        ("post", "/api/v1/stocks/quote", {"data": "{not json", "content_type": "application/json"}, 400, "INVALID_REQUEST_BODY"),
+        ("post", "/api/v1/stocks/quote", {"json": ["AAPL"]}, 400, "INVALID_REQUEST_BODY"),
+        ("post", "/api/v1/stocks/quote", {"json": "AAPL"}, 400, "INVALID_REQUEST_BODY"),
+        ("post", "/api/v1/stocks/quote", {}, 400, "INVALID_REQUEST_BODY"),
+        ("post", "/api/v1/stocks/quote", {"json": {}}, 400, "INVALID_REQUEST_BODY"),
+        ("post", "/api/v1/stocks/quote", {"json": {"symbol": "AAPL", "extra": 1}}, 400, "INVALID_REQUEST_BODY"),
+        ("get", "/api/v1/_boom", {}, 500, "INTERNAL_SERVICE_ERROR"),
+    ],
+)
+def test_failures_use_the_error_envelope(client, method, path, kwargs, status, code):
+    response = getattr(client, method)(path, **kwargs)
+    assert_error_envelope(response, status, code, path)
+
+
+def test_405_names_the_allowed_methods(client):
+    response = client.delete("/api/v1/stocks/AAPL/quote")
+    assert "GET" in response.headers["Allow"]
+
+
+def test_upstream_unreachable_is_503_with_retry_after_and_no_secret(client):
+    response = client.get("/api/v1/stocks/AAPL/quote")
+    body = assert_error_envelope(response, 503, "UPSTREAM_SERVICE_ERROR", "/api/v1/stocks/AAPL/quote")
+    assert int(response.headers["Retry-After"]) > 0
+    assert body["error"]["type"] == "upstream_service_error"
+
+
+def test_a_sane_request_id_is_echoed(client):
+    response = client.get("/nope", headers={"X-Request-ID": "abc-123_x.y"})
+    assert response.headers["X-Request-ID"] == "abc-123_x.y"
+    assert response.get_json()["metadata"]["request_id"] == "abc-123_x.y"
+
+
+@pytest.mark.parametrize("offered", ["has space", "x" * 129, "semi;colon", ""])
+def test_an_insane_request_id_is_replaced(client, offered):
+    response = client.get("/api/v1/health", headers={"X-Request-ID": offered})
+    generated = response.headers["X-Request-ID"]
+    assert generated != offered and len(generated) == 32
+    assert response.get_json()["metadata"]["request_id"] == generated
+
+
+def test_each_request_gets_its_own_id(client):
+    ids = {client.get("/api/v1/health").headers["X-Request-ID"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_no_credentials_starts_and_answers_503_not_configured():
+    app = create_app({"ALPACA_API_KEY": None, "ALPACA_SECRET_KEY": None})
+    client = app.test_client()
+    assert client.get("/api/v1/health").status_code == 200
+    for method, path, kwargs in [
+        ("get", "/api/v1/stocks/AAPL/quote", {}),
+        ("post", "/api/v1/stocks/quote", {"json": {"symbol": "AAPL"}}),
+        ("post", "/api/v1/stocks/quotes/batch", {"json": {"symbols": ["AAPL"]}}),
+        ("get", "/api/v1/stocks/quotes?symbols=AAPL", {}),
+        ("get", "/api/v1/stocks/AAPL/bars", {}),
+        ("get", "/api/v1/options/AAPL240216C00190000/quote", {}),
+        ("post", "/api/v1/options/quote", {"json": {"option_symbol": "AAPL240216C00190000"}}),
+        ("post", "/api/v1/options/quotes/batch", {"json": {"option_symbols": ["AAPL240216C00190000"]}}),
+        ("get", "/api/v1/options/AAPL/chain", {}),
+        ("post", "/api/v1/options/chain", {"json": {"underlying_symbol": "AAPL"}}),
+        ("get", "/api/v1/health/ready", {}),
+    ]:
+        response = getattr(client, method)(path, **kwargs)
+        assert_error_envelope(response, 503, "UPSTREAM_NOT_CONFIGURED", path.split("?")[0])
+        assert response.headers["Retry-After"]

@@ -1,0 +1,1 @@
+"""Offline Alpaca-compatible HTTP sandbox serving synthetic, deterministic market data for tests and demos."""

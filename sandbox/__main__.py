@@ -1,0 +1,59 @@
+"""Command line: ``python -m sandbox [--host] [--port] [--key] [--secret] [--now] [--verbose]``."""
+import argparse
+import logging
+import sys
+from datetime import datetime
+
+from werkzeug.serving import make_server
+
+from .app import SandboxApp
+from .state import State
+from .times import UTC, parse_now, rfc3339
+
+BANNER = """\
+------------------------------------------------------------------------------
+ Offline Alpaca-compatible SANDBOX: speaks Alpaca's market-data and trading
+ wire format, but serves SYNTHETIC, DETERMINISTIC data. NOT real market data.
+ Sandbox clock (frozen): {now}
+ API key / secret: {key} / {secret}
+ Control API: {url}/_sandbox/  (health, catalog, calls, reset, switches)
+------------------------------------------------------------------------------"""
+
+
+def _arguments(argv):
+    parser = argparse.ArgumentParser(prog="python -m sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=9100, help="0 picks a free port")
+    parser.add_argument("--key", default="sandbox-key")
+    parser.add_argument("--secret", default="sandbox-secret")
+    parser.add_argument("--now", help="ISO 8601 start of the frozen clock (default: now, whole ms)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+    args = _arguments(argv)
+    if args.now:
+        try:
+            now = parse_now(args.now)
+        except ValueError:
+            sys.exit(f"invalid --now: {args.now}")
+    else:
+        wall = datetime.now(UTC)
+        now = wall.replace(microsecond=wall.microsecond // 1000 * 1000)
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    server = make_server(args.host, args.port, SandboxApp(State(args.key, args.secret, now)), threaded=True)
+    url = f"http://{args.host}:{server.server_port}"
+    print(f"SANDBOX LISTENING {url}", flush=True)
+    print(BANNER.format(now=rfc3339(now), key=args.key, secret=args.secret, url=url), flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+if __name__ == "__main__":
+    main()

@@ -81,14 +81,15 @@ class Symbol(fields.Field):
 
 
 class SymbolList(fields.Field):
-    """1..20 symbols, as a JSON list or a comma-separated string; duplicates are asked for once."""
+    """1..20 symbols, a JSON list (or, in a query string, comma-separated); duplicates are asked for once."""
 
-    def __init__(self, kind: str, **kwargs):
+    def __init__(self, kind: str, *, comma_separated: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.kind = kind
+        self.comma_separated = comma_separated
 
     def _deserialize(self, value, attr, data, **kwargs) -> list[str]:
-        if isinstance(value, str):
+        if self.comma_separated and isinstance(value, str):
             value = [part for part in value.split(",") if part.strip()]
         if not isinstance(value, list):
             raise ValidationError("Must be a list of symbols.")

@@ -21,7 +21,7 @@ class StockBatchBodyArgs(BodyArgs):
 
 
 class StockBatchQueryArgs(QueryArgs):
-    symbols = SymbolList("stock", required=True)
+    symbols = SymbolList("stock", comma_separated=True, required=True)
     max_age_seconds = WholeNumber(validate=validate.Range(min=0), load_default=None)
 
 

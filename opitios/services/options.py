@@ -5,10 +5,8 @@ from __future__ import annotations
 from opitios.envelope import Result
 from opitios.errors import ApiError
 from opitios.schemas.options import ChainSchema, OptionQuoteSchema
-from opitios.services.clock import MarketClock
-from opitios.services.results import OPTION_CHAIN, OPTION_QUOTES, batch, not_found, oldest, quote_timestamp
+from opitios.services.results import OPTION_CHAIN, OPTION_QUOTES, MarketDataService, batch, not_found, oldest, quote_timestamp
 from opitios.symbols import contract_identity
-from providers.base import MarketDataProvider
 
 _quote_schema = OptionQuoteSchema()
 _chain_schema = ChainSchema()
@@ -29,20 +27,10 @@ def _dump(quote: dict) -> dict:
     return _quote_schema.dump(_identified(quote))
 
 
-class OptionService:
-    def __init__(self, provider: MarketDataProvider, clock: MarketClock):
-        self._provider = provider
-        self._clock = clock
+class OptionService(MarketDataService):
+    """Option quotes (one or many contracts, one upstream call) and pages of a chain."""
 
-    def _result(self, data: dict, source: str, data_timestamp: str | None) -> Result:
-        return Result(
-            data=data,
-            data_source=source,
-            provider=self._provider.name,
-            feed=self._provider.feeds()["option"],
-            data_timestamp=data_timestamp,
-            market_status=self._clock.status(),
-        )
+    feed_kind = "option"
 
     def quote(self, symbol: str) -> Result:
         quote = self._provider.option_quotes([symbol]).get(symbol)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
+from opitios.envelope import Result
 from opitios.errors import ApiError
+from opitios.services.clock import MarketClock
+from providers.base import MarketDataProvider
 
 # data_source values kept from the original service so old clients keep parsing (CONTRACT §2).
 STOCK_QUOTES = "alpaca_real_time"
@@ -50,3 +53,23 @@ def batch(
         "summary": {"total_requested": len(requested), "successful": successful, "failed": len(requested) - successful},
     }
     return data, oldest(quote_timestamp(quote) for quote in found.values() if quote["symbol"] in requested)
+
+
+class MarketDataService:
+    """A service over one provider; ``feed_kind`` names which of its feeds the answers come from."""
+
+    feed_kind = "stock"
+
+    def __init__(self, provider: MarketDataProvider, clock: MarketClock):
+        self._provider = provider
+        self._clock = clock
+
+    def _result(self, data: dict, source: str, data_timestamp: str | None) -> Result:
+        return Result(
+            data=data,
+            data_source=source,
+            provider=self._provider.name,
+            feed=self._provider.feeds()[self.feed_kind],
+            data_timestamp=data_timestamp,
+            market_status=self._clock.status(),
+        )

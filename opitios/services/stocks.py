@@ -6,9 +6,7 @@ from opitios.envelope import Result
 from opitios.errors import ApiError
 from opitios.schemas.bars import BarsSchema
 from opitios.schemas.quotes import StockQuoteSchema
-from opitios.services.clock import MarketClock
-from opitios.services.results import BARS, STOCK_QUOTES, batch, not_found, quote_timestamp
-from providers.base import MarketDataProvider
+from opitios.services.results import BARS, STOCK_QUOTES, MarketDataService, batch, not_found, quote_timestamp
 
 _quote_schema = StockQuoteSchema()
 _bars_schema = BarsSchema()
@@ -18,20 +16,10 @@ def _symbol_not_found(symbol: str) -> ApiError:
     return not_found("SYMBOL_NOT_FOUND", "symbol", symbol)
 
 
-class StockService:
-    def __init__(self, provider: MarketDataProvider, clock: MarketClock):
-        self._provider = provider
-        self._clock = clock
+class StockService(MarketDataService):
+    """Stock quotes (one or many symbols, one upstream call) and pages of bars."""
 
-    def _result(self, data: dict, source: str, data_timestamp: str | None) -> Result:
-        return Result(
-            data=data,
-            data_source=source,
-            provider=self._provider.name,
-            feed=self._provider.feeds()["stock"],
-            data_timestamp=data_timestamp,
-            market_status=self._clock.status(),
-        )
+    feed_kind = "stock"
 
     def quote(self, symbol: str) -> Result:
         quote = self._provider.stock_quotes([symbol]).get(symbol)

@@ -73,13 +73,22 @@ def _quote_fields(quote: dict, trade: dict) -> dict:
     }
 
 
-def stock_quote(symbol: str, snapshot: Any) -> StockQuote | None:
-    """A stock snapshot → a quote; ``None`` when the upstream has neither a quote nor a trade."""
+def _latest(symbol: str, snapshot: Any) -> tuple[dict, dict, dict] | None:
+    """A snapshot's object, latest quote and latest trade; ``None`` when it has neither quote nor trade."""
     snapshot = _object(snapshot, f"a snapshot for {symbol}")
     quote = _object(snapshot.get("latestQuote"), "a latestQuote")
     trade = _object(snapshot.get("latestTrade"), "a latestTrade")
     if not quote and not trade:
         return None
+    return snapshot, quote, trade
+
+
+def stock_quote(symbol: str, snapshot: Any) -> StockQuote | None:
+    """A stock snapshot → a quote; ``None`` when the upstream has neither a quote nor a trade."""
+    latest = _latest(symbol, snapshot)
+    if latest is None:
+        return None
+    snapshot, quote, trade = latest
     daily = _object(snapshot.get("dailyBar"), "a dailyBar")
     return {
         "symbol": symbol,
@@ -99,11 +108,10 @@ def _greeks(value: Any) -> Greeks | None:
 
 def option_quote(symbol: str, snapshot: Any) -> OptionQuote | None:
     """An option snapshot → a quote; ``None`` when the upstream has neither a quote nor a trade."""
-    snapshot = _object(snapshot, f"a snapshot for {symbol}")
-    quote = _object(snapshot.get("latestQuote"), "a latestQuote")
-    trade = _object(snapshot.get("latestTrade"), "a latestTrade")
-    if not quote and not trade:
+    latest = _latest(symbol, snapshot)
+    if latest is None:
         return None
+    snapshot, quote, trade = latest
     return {
         "symbol": symbol,
         **_quote_fields(quote, trade),

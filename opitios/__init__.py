@@ -39,6 +39,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(config.settings_from_env(env))
+    _configure_logging(app.config["OPITIOS_LOG_LEVEL"])
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(overrides)
     app.json.sort_keys = False
@@ -52,6 +53,11 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     errors.register_error_handlers(app)
     _announce(app)
     return app
+
+
+def _configure_logging(level: str) -> None:
+    # A no-op when the host (a test runner, say) has configured logging already.
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
 
 
 def _announce(app: Flask) -> None:

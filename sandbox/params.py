@@ -55,26 +55,25 @@ def timeframe(args) -> Timeframe:
     return parsed
 
 
-def instant(args, name: str) -> datetime | None:
-    """An optional RFC 3339 or YYYY-MM-DD (midnight UTC) parameter."""
+def _optional(args, name: str, parse):
+    """An optional parameter read by ``parse`` (which returns None for what it cannot read)."""
     value = args.get(name)
     if value is None:
         return None
-    parsed = parse_query_time(value)
+    parsed = parse(value)
     if parsed is None:
         raise ApiError(400, f"invalid {name}: {value}")
     return parsed
+
+
+def instant(args, name: str) -> datetime | None:
+    """An optional RFC 3339 or YYYY-MM-DD (midnight UTC) parameter."""
+    return _optional(args, name, parse_query_time)
 
 
 def day(args, name: str) -> date | None:
     """An optional YYYY-MM-DD parameter."""
-    value = args.get(name)
-    if value is None:
-        return None
-    parsed = parse_date(value)
-    if parsed is None:
-        raise ApiError(400, f"invalid {name}: {value}")
-    return parsed
+    return _optional(args, name, parse_date)
 
 
 def number(args, name: str) -> float | None:

@@ -25,6 +25,7 @@ install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 
 run: install
+	$(VENV)/bin/opitios db upgrade
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
 demo: install

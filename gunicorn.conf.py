@@ -19,3 +19,14 @@ max_requests_jitter = 1000
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("OPITIOS_LOG_LEVEL", "info").lower()
+
+
+def worker_exit(server, worker):
+    """Write the error rows still queued and close database connections as a worker leaves."""
+    import sys
+
+    module = sys.modules.get("wsgi")
+    if module is not None:
+        from opitios import stop_background
+
+        stop_background(module.app)

@@ -24,8 +24,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
     """
     from opitios import config, errors, request_id, routes
-    from opitios.registry import build_provider
-    from opitios.services import Services
+    from opitios.db import database_url, make_engine
+    from opitios.error_log import ErrorLogWriter
+    from opitios.registry import available
+    from opitios.runtime.refresh import RuntimeConfig
 
     overrides = dict(overrides or {})
     env = dict(os.environ)
@@ -45,14 +47,46 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
 
-    provider = build_provider(app.config["OPITIOS_PROVIDER"], app.config)
-    app.extensions["opitios"] = Services.build(provider)
+    engine = make_engine(database_url(app.config["DATABASE_URL"]))
+    app.extensions["opitios.engine"] = engine
+    runtime = RuntimeConfig(engine, available)
+    app.extensions["opitios.config"] = runtime
+    app.extensions["opitios.error_log"] = ErrorLogWriter(engine)
+    runtime.refresh()  # once now, so the first request already sees the operator's settings
+    _serve_with_configured_provider(app, runtime.section("upstream"))
+    runtime.on_change(lambda sections: _serve_with_configured_provider(app, sections["upstream"]))
+    runtime.start()
+    app.extensions["opitios.error_log"].start()
 
     request_id.init_app(app)
     routes.register_blueprints(app)
     errors.register_error_handlers(app)
     _announce(app)
     return app
+
+
+def stop_background(app: Flask) -> None:
+    """Stop the app's configuration refresher and error-log writer and close its database connections."""
+    app.extensions["opitios.config"].stop()
+    app.extensions["opitios.error_log"].flush(timeout=2)
+    app.extensions["opitios.error_log"].stop()
+    app.extensions["opitios.engine"].dispose()
+
+
+def _serve_with_configured_provider(app: Flask, upstream: Mapping[str, Any]) -> None:
+    """(Re)build the services when the runtime provider (or, unset, OPITIOS_PROVIDER) differs from the one serving."""
+    from opitios.registry import build_provider
+    from opitios.services import Services
+
+    name = upstream["provider"] or app.config["OPITIOS_PROVIDER"]
+    serving = app.extensions.get("opitios.provider_name")
+    if serving == name:
+        return
+    provider = build_provider(name, app.config)
+    app.extensions["opitios"] = Services.build(provider, app.extensions["opitios.config"])
+    app.extensions["opitios.provider_name"] = name
+    if serving is not None:
+        log.warning("provider switched from %s to %s by the runtime configuration", serving, name)
 
 
 def _configure_logging(level: str) -> None:

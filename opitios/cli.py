@@ -1,17 +1,45 @@
-"""The ``opitios`` command: Flask's CLI on our app factory, plus our own commands."""
+"""The ``opitios`` command: Flask's CLI on our app factory, plus database, configuration and error-log commands."""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask.cli import FlaskGroup
+from marshmallow import ValidationError
+from sqlalchemy import Engine, select
+from sqlalchemy.exc import SQLAlchemyError
 
-from opitios import create_app
+from opitios import create_app, migrate
+from opitios.config import settings_from_env
+from opitios.db import database_url, make_engine
+from opitios.models import ApiConfiguration, ErrorLog
 from opitios.registry import available
+from opitios.runtime.schema import DEFAULTS, validate_section
 
 
 @click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
 def main() -> None:
-    """Operate opitios (try: opitios providers, opitios routes)."""
+    """Operate opitios (try: opitios db upgrade, opitios config show, opitios errors tail)."""
+
+
+def _url() -> str:
+    return database_url(settings_from_env()["DATABASE_URL"])
+
+
+@contextmanager
+def _engine() -> Iterator[Engine]:
+    engine = make_engine(_url())
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _fail(message: str) -> None:
+    raise click.ClickException(message)
 
 
 @main.command("providers", with_appcontext=False)
@@ -19,3 +47,138 @@ def providers_command() -> None:
     """List the installed providers (the opitios.providers entry-point group)."""
     for name, entry in available().items():
         click.echo(f"{name}\t{entry.value}")
+
+
+# -- db ------------------------------------------------------------------------------------------
+
+
+@main.group("db")
+def db_group() -> None:
+    """Apply and show the Alembic migrations (DATABASE_URL, default the SQLite file in instance/)."""
+
+
+@db_group.command("upgrade", with_appcontext=False)
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    migrate.upgrade(_url(), revision)
+
+
+@db_group.command("downgrade", with_appcontext=False)
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (``base`` removes every table)."""
+    migrate.downgrade(_url(), revision)
+
+
+@db_group.command("current", with_appcontext=False)
+def db_current() -> None:
+    """Show the revision the database is at."""
+    migrate.current(_url())
+
+
+# -- config --------------------------------------------------------------------------------------
+
+
+@main.group("config")
+def config_group() -> None:
+    """Show, change and validate the runtime configuration (the api_configurations table)."""
+
+
+def _rows(engine: Engine) -> dict[str, ApiConfiguration]:
+    try:
+        with engine.connect() as connection:
+            return {row.name: row for row in connection.execute(select(ApiConfiguration)).all()}
+    except SQLAlchemyError as error:
+        _fail(f"cannot read api_configurations: {error.__class__.__name__} (run: opitios db upgrade)")
+
+
+def _parse(assignment: str) -> tuple[str, object]:
+    key, sep, text = assignment.partition("=")
+    if not sep or not key:
+        _fail(f"expected KEY=VALUE, got {assignment!r}")
+    try:
+        return key, json.loads(text)
+    except ValueError:
+        return key, text  # a bare word is a string
+
+
+@config_group.command("show", with_appcontext=False)
+def config_show() -> None:
+    """Print the configuration in force (rows over defaults); a row that does not validate is shown as refused."""
+    with _engine() as engine:
+        rows = _rows(engine)
+    effective, refused = {}, {}
+    for name, defaults in DEFAULTS.items():
+        row = rows.get(name)
+        if row is None or not row.is_active:
+            effective[name] = defaults
+            continue
+        try:
+            effective[name] = validate_section(name, row.config, available)
+        except ValidationError as error:
+            effective[name] = "each worker keeps its last good values (see /api/v1/health/ready)"
+            refused[name] = error.messages
+    refused.update({name: "unknown section" for name in rows if name not in DEFAULTS})
+    click.echo(json.dumps({"in_force": effective, "refused": refused}, indent=2, default=str))
+
+
+@config_group.command("set", with_appcontext=False)
+@click.argument("name")
+@click.argument("assignments", nargs=-1, required=True)
+def config_set(name: str, assignments: tuple[str, ...]) -> None:
+    """Set KEY=VALUE pairs (VALUE is JSON, or a bare string) in section NAME, after validating them."""
+    with _engine() as engine:
+        row = _rows(engine).get(name)
+        config = dict(row.config) if row is not None else {}
+        config.update(_parse(assignment) for assignment in assignments)
+        try:
+            validate_section(name, config, available)
+        except ValidationError as error:
+            _fail(f"not written: {json.dumps(error.messages)}")
+        table = ApiConfiguration.__table__
+        with engine.begin() as connection:
+            if row is None:
+                connection.execute(table.insert().values(name=name, config=config))
+            else:
+                connection.execute(table.update().where(table.c.name == name).values(config=config))
+    click.echo(f"{name}: {json.dumps(config)}")
+
+
+@config_group.command("validate", with_appcontext=False)
+def config_validate() -> None:
+    """Check every row; exit 1 when any would be refused."""
+    bad = 0
+    with _engine() as engine:
+        rows = _rows(engine)
+    for name, row in sorted(rows.items()):
+        try:
+            validate_section(name, row.config, available)
+            click.echo(f"ok       {name}")
+        except ValidationError as error:
+            bad += 1
+            click.echo(f"refused  {name}: {json.dumps(error.messages)}")
+    if bad:
+        raise SystemExit(1)
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+@main.group("errors")
+def errors_group() -> None:
+    """Read the error_logs table."""
+
+
+@errors_group.command("tail", with_appcontext=False)
+@click.option("-n", "--lines", default=20, show_default=True, help="how many of the newest rows")
+def errors_tail(lines: int) -> None:
+    """Show the newest error rows, oldest first."""
+    query = select(ErrorLog).order_by(ErrorLog.id.desc()).limit(lines)
+    try:
+        with _engine() as engine, engine.connect() as connection:
+            rows = list(reversed(connection.execute(query).all()))
+    except SQLAlchemyError as error:
+        _fail(f"cannot read error_logs: {error.__class__.__name__}")
+    for row in rows:
+        click.echo(f"{row.created_at}  {row.http_status} {row.error_code:<30} {row.method} {row.endpoint}  {row.request_id}  {row.message}")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
 from opitios.envelope import error_response
+from opitios.error_log import sanitized
+from opitios.request_id import current_request_id
 from providers.base import ProviderError
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ ERRORS: dict[str, tuple[int, str, str]] = {
     "UPSTREAM_AUTHENTICATION_FAILED": (503, "upstream_service_error", "Ask the operator to check the upstream credentials"),
     "UPSTREAM_TIMEOUT": (504, "upstream_service_error", "Retry later"),
     "INTERNAL_SERVICE_ERROR": (500, "internal_error", "Retry later; report the request id if it persists"),
+    # Not in the contract's table: what /health/ready answers while a dependency is down.
+    "SERVICE_NOT_READY": (503, "service_unavailable", "Send traffic elsewhere until the failing checks pass"),
 }
 
 # Seconds a client should wait when the cause names no better figure.
@@ -73,6 +78,7 @@ class ApiError(Exception):
 
 
 def render(error: ApiError, headers: dict | None = None) -> Response:
+    _remember(error)
     headers = dict(headers or {})
     retry_after = error.retry_after or DEFAULT_RETRY_AFTER.get(error.status)
     if retry_after:
@@ -85,6 +91,23 @@ def render(error: ApiError, headers: dict | None = None) -> Response:
         details=error.details,
         suggested_action=error.suggested_action,
         headers=headers,
+    )
+
+
+def _remember(error: ApiError) -> None:
+    """Queue an error_logs row; never lets the log fail the answer."""
+    writer = current_app.extensions.get("opitios.error_log")
+    if writer is None:
+        return
+    context = {"query": sanitized(request.args.to_dict()), "details": error.details}
+    writer.record(
+        request_id=current_request_id(),
+        code=error.code,
+        status=error.status,
+        message=error.message,
+        endpoint=request.path,
+        method=request.method,
+        context=json.loads(json.dumps(context, default=str)),
     )
 
 

@@ -14,6 +14,7 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+.venv/bin/opitios db upgrade
 echo "DEMO: opitios is serving SANDBOX data from http://127.0.0.1:$port (not real market data)"
 ALPACA_API_KEY=sandbox-key ALPACA_SECRET_KEY=sandbox-secret \
 ALPACA_DATA_URL="http://127.0.0.1:$port" ALPACA_TRADING_URL="http://127.0.0.1:$port" \

@@ -1,9 +1,43 @@
 """Shared pytest fixtures."""
+import textwrap
+
 import pytest
+from sqlalchemy import delete
 
-from opitios import create_app
-
+from opitios import create_app, stop_background
+from opitios.db import make_engine
+from opitios.migrate import upgrade
+from opitios.models import ApiConfiguration, ErrorLog
 from sandbox.client import SandboxServer
+
+
+# --- the database every app in the session uses, unless a test says otherwise -------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_url(tmp_path_factory):
+    """A migrated SQLite file; DATABASE_URL points every create_app() of the session at it."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'opitios.db'}"
+    upgrade(url, quiet=True)
+    patch = pytest.MonkeyPatch()
+    patch.setenv("DATABASE_URL", url)
+    yield url
+    patch.undo()
+
+
+@pytest.fixture(scope="session")
+def engine(database_url):
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def empty_tables(engine):
+    """Each test starts with no configuration rows (the code defaults apply) and no error rows."""
+    with engine.begin() as connection:
+        connection.execute(delete(ApiConfiguration))
+        connection.execute(delete(ErrorLog))
 
 
 # --- Alpaca-wire sandbox ------------------------------------------------------------------------
@@ -28,7 +62,22 @@ def sandbox(sandbox_server):
 
 
 @pytest.fixture
-def make_app(sandbox):
+def new_app():
+    """create_app(), with the app's background threads stopped when the test ends."""
+    built = []
+
+    def build(overrides=None):
+        app = create_app(overrides)
+        built.append(app)
+        return app
+
+    yield build
+    for app in built:
+        stop_background(app)
+
+
+@pytest.fixture
+def make_app(sandbox, new_app):
     """Build an app whose upstream is the sandbox; keyword overrides replace settings."""
 
     def build(**overrides):
@@ -45,7 +94,7 @@ def make_app(sandbox):
             "TESTING": True,
             **overrides,
         }
-        return create_app(settings)
+        return new_app(settings)
 
     return build
 
@@ -68,3 +117,52 @@ def upstream_queries(sandbox):
         return [call["query"] for call in sandbox.calls()["log"] if call["path"] == path]
 
     return queries
+
+
+# --- a second provider, for the registry and the runtime provider switch ----------------------
+
+# A second provider, installed for one test as a real distribution on sys.path:
+# a module plus a .dist-info folder whose entry_points.txt names it.
+STATIC_PROVIDER = textwrap.dedent(
+    '''
+    from datetime import datetime, timedelta, timezone
+
+    class StaticProvider:
+        name = "static"
+
+        def __init__(self, settings):
+            self.settings = settings
+
+        def describe(self):
+            return {"configured": True, "paper": True, "feeds": self.feeds()}
+
+        def feeds(self):
+            return {"stock": "static-feed", "option": "static-feed"}
+
+        def stock_quotes(self, symbols):
+            return {
+                s: {"symbol": s, "bid_price": 1.5, "bid_size": 2, "ask_price": 1.75, "ask_size": 3,
+                    "last_price": 1.6, "last_size": 4, "volume": 5,
+                    "quote_timestamp": "2024-06-03T18:59:59.5Z", "trade_timestamp": "2024-06-03T18:59:58Z"}
+                for s in symbols if s == "STAT"
+            }
+
+        def market_clock(self):
+            now = datetime.now(timezone.utc)
+            return {"is_open": False, "timestamp": now, "next_open": now + timedelta(hours=1),
+                    "next_close": now + timedelta(hours=2)}
+    '''
+)
+
+
+@pytest.fixture
+def static_provider_installed(tmp_path, monkeypatch):
+    (tmp_path / "opitios_static_provider.py").write_text(STATIC_PROVIDER)
+    dist_info = tmp_path / "opitios_static_provider-1.0.dist-info"
+    dist_info.mkdir()
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: opitios-static-provider\nVersion: 1.0\n")
+    (dist_info / "entry_points.txt").write_text(
+        "[opitios.providers]\nstatic = opitios_static_provider:StaticProvider\n"
+        "broken = opitios_static_provider:NoSuchThing\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))

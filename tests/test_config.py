@@ -2,7 +2,6 @@
 
 import pytest
 
-from opitios import create_app
 from opitios.config import ConfigError, settings_from_env
 
 
@@ -43,11 +42,11 @@ def test_unusable_values_stop_the_start_with_the_variable_named(name, value):
         settings_from_env({name: value})
 
 
-def test_overrides_take_the_place_of_environment_variables(monkeypatch):
+def test_overrides_take_the_place_of_environment_variables(monkeypatch, new_app):
     monkeypatch.setenv("ALPACA_STOCK_FEED", "sip")
-    app = create_app({"ALPACA_STOCK_FEED": "iex", "ALPACA_API_KEY": None, "SOMETHING_ELSE": 7})
+    app = new_app({"ALPACA_STOCK_FEED": "iex", "ALPACA_API_KEY": None, "SOMETHING_ELSE": 7})
     assert app.config["ALPACA_STOCK_FEED"] == "iex"
     assert app.config["ALPACA_API_KEY"] is None
     assert app.config["SOMETHING_ELSE"] == 7
     with pytest.raises(ConfigError, match="ALPACA_OPTION_FEED"):
-        create_app({"ALPACA_OPTION_FEED": "nope"})
+        new_app({"ALPACA_OPTION_FEED": "nope"})

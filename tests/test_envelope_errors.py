@@ -2,15 +2,14 @@
 
 import pytest
 
-from opitios import create_app
 
 SECRET = "top-secret-value-123"
 
 
 @pytest.fixture
-def app():
+def app(new_app):
     # Credentials point at a closed port: nothing here may reach an upstream.
-    app = create_app(
+    app = new_app(
         {"ALPACA_API_KEY": "key-id", "ALPACA_SECRET_KEY": SECRET, "ALPACA_DATA_URL": "http://127.0.0.1:9", "ALPACA_TRADING_URL": "http://127.0.0.1:9"}
     )
 
@@ -98,8 +97,8 @@ def test_each_request_gets_its_own_id(client):
     assert len(ids) == 3
 
 
-def test_no_credentials_starts_and_answers_503_not_configured():
-    app = create_app({"ALPACA_API_KEY": None, "ALPACA_SECRET_KEY": None})
+def test_no_credentials_starts_and_answers_503_not_configured(new_app):
+    app = new_app({"ALPACA_API_KEY": None, "ALPACA_SECRET_KEY": None})
     client = app.test_client()
     assert client.get("/api/v1/health").status_code == 200
     for method, path, kwargs in [
@@ -113,8 +112,10 @@ def test_no_credentials_starts_and_answers_503_not_configured():
         ("post", "/api/v1/options/quotes/batch", {"json": {"option_symbols": ["AAPL240216C00190000"]}}),
         ("get", "/api/v1/options/AAPL/chain", {}),
         ("post", "/api/v1/options/chain", {"json": {"underlying_symbol": "AAPL"}}),
-        ("get", "/api/v1/health/ready", {}),
     ]:
         response = getattr(client, method)(path, **kwargs)
         assert_error_envelope(response, 503, "UPSTREAM_NOT_CONFIGURED", path.split("?")[0])
         assert response.headers["Retry-After"]
+    ready = client.get("/api/v1/health/ready")
+    body = assert_error_envelope(ready, 503, "SERVICE_NOT_READY", "/api/v1/health/ready")
+    assert body["error"]["details"]["checks"] == {"upstream_credentials": "missing", "database": "ok"}

@@ -105,7 +105,7 @@ def test_option_batch_makes_one_call_and_keeps_errors_in_place(client, sandbox, 
 
 
 def test_option_batch_limits(client, sandbox):
-    response = client.post("/api/v1/options/quotes/batch", json={"option_symbols": ["AAPL240216C00190000"] * 21})
+    response = client.post("/api/v1/options/quotes/batch", json={"option_symbols": [f"AAPL240216C00{190 + i:03d}000" for i in range(21)]})
     assert response.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
     response = client.post("/api/v1/options/quotes/batch", json={"option_symbols": ["AAPL"]})
     assert response.headers["X-Error-Code"] == "INVALID_SYMBOL_FORMAT"

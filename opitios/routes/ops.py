@@ -41,8 +41,18 @@ def health():
 
 @bp.get("/health/ready")
 def ready():
-    described = services().provider.describe()
-    checks = {"upstream_credentials": "ok" if described.get("configured") else "missing"}
-    if not described.get("configured"):
-        raise ApiError("UPSTREAM_NOT_CONFIGURED", "Not ready: no upstream credentials are configured", details={"checks": checks})
-    return plain_response({"status": "ready", "checks": checks})
+    """Ready when upstream credentials exist and the database answers; the configuration in force either way."""
+    config = current_app.extensions["opitios.config"]
+    checks = {
+        "upstream_credentials": "ok" if services().provider.describe().get("configured") else "missing",
+        "database": config.database,
+    }
+    report = {
+        "checks": checks,
+        "configuration": config.status(),
+        "error_log": current_app.extensions["opitios.error_log"].status(),
+    }
+    failing = sorted(name for name, state in checks.items() if state != "ok")
+    if failing:
+        raise ApiError("SERVICE_NOT_READY", f"Not ready: {', '.join(failing)}", details=report)
+    return plain_response({"status": "ready", **report})

@@ -15,7 +15,8 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
 from opitios.errors import ApiError
 from opitios import symbols
 
-MAX_SYMBOLS = 20
+# A ceiling on what is even parsed; the limit in force is the runtime setting limits.max_batch_symbols.
+MAX_SYMBOLS = 100
 
 
 class ArgsSchema(Schema):
@@ -98,7 +99,7 @@ class SymbolList(fields.Field):
         if len(value) > MAX_SYMBOLS:
             raise ApiError(
                 "REQUEST_SIZE_EXCEEDED",
-                f"At most {MAX_SYMBOLS} symbols per request; this one has {len(value)}",
+                f"At most {MAX_SYMBOLS} symbols may be sent; this request has {len(value)}",
                 details={"max_symbols": MAX_SYMBOLS, "received": len(value)},
             )
         canonical = [_CANONICAL[self.kind](item) for item in value]

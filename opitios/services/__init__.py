@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
+from opitios.runtime.refresh import RuntimeConfig
 from opitios.services.clock import MarketClock
 from opitios.services.options import OptionService
 from opitios.services.stocks import StockService
@@ -14,7 +15,7 @@ from providers.base import MarketDataProvider
 
 @dataclass(frozen=True)
 class Services:
-    """Everything one app instance serves with: built once in ``create_app``."""
+    """What one app serves with; built in ``create_app`` and built anew when the provider changes."""
 
     provider: MarketDataProvider
     clock: MarketClock
@@ -22,9 +23,9 @@ class Services:
     options: OptionService
 
     @classmethod
-    def build(cls, provider: MarketDataProvider) -> "Services":
+    def build(cls, provider: MarketDataProvider, config: RuntimeConfig) -> "Services":
         clock = MarketClock(provider)
-        return cls(provider, clock, StockService(provider, clock), OptionService(provider, clock))
+        return cls(provider, clock, StockService(provider, clock, config), OptionService(provider, clock, config))
 
 
 def services() -> Services:

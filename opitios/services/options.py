@@ -39,6 +39,7 @@ class OptionService(MarketDataService):
         return self._result(_dump(quote), OPTION_QUOTES, quote_timestamp(quote))
 
     def quotes(self, symbols: list[str]) -> Result:
+        self._check_batch(symbols)
         found = self._provider.option_quotes(symbols)
         data, data_timestamp = batch(symbols, found, _dump, _contract_not_found)
         return self._result(data, OPTION_QUOTES, data_timestamp)

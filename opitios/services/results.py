@@ -7,6 +7,7 @@ from datetime import datetime
 
 from opitios.envelope import Result
 from opitios.errors import ApiError
+from opitios.runtime.refresh import RuntimeConfig
 from opitios.services.clock import MarketClock
 from providers.base import MarketDataProvider
 
@@ -60,9 +61,20 @@ class MarketDataService:
 
     feed_kind = "stock"
 
-    def __init__(self, provider: MarketDataProvider, clock: MarketClock):
+    def __init__(self, provider: MarketDataProvider, clock: MarketClock, config: RuntimeConfig):
         self._provider = provider
         self._clock = clock
+        self._config = config
+
+    def _check_batch(self, symbols: list[str]) -> None:
+        """REQUEST_SIZE_EXCEEDED past the runtime batch limit (distinct symbols), before any upstream call."""
+        limit = self._config.section("limits")["max_batch_symbols"]
+        if len(symbols) > limit:
+            raise ApiError(
+                "REQUEST_SIZE_EXCEEDED",
+                f"At most {limit} symbols per request; this one has {len(symbols)}",
+                details={"max_symbols": limit, "received": len(symbols)},
+            )
 
     def _result(self, data: dict, source: str, data_timestamp: str | None) -> Result:
         return Result(

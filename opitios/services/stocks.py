@@ -28,6 +28,7 @@ class StockService(MarketDataService):
         return self._result(_quote_schema.dump(quote), STOCK_QUOTES, quote_timestamp(quote))
 
     def quotes(self, symbols: list[str], max_age_seconds: int | None = None) -> Result:
+        self._check_batch(symbols)
         # max_age_seconds bounds the age of cached entries; every answer here is fetched now.
         found = self._provider.stock_quotes(symbols)
         data, data_timestamp = batch(symbols, found, _quote_schema.dump, _symbol_not_found)

@@ -1,0 +1,142 @@
+"""error_logs rows, written off the request path by a bounded queue and a background writer.
+
+A slow or absent database never delays or fails a response: when the queue is
+full or a write fails, rows are dropped, counted and logged (at most once per
+``LOG_EVERY`` seconds), and writing resumes by itself when the database does.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import re
+import threading
+import time
+import weakref
+from typing import Any
+
+from sqlalchemy import Engine, insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from opitios.models import ErrorLog
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 1000
+BATCH = 100
+LOG_EVERY = 30.0
+MESSAGE_CHARS = 2000
+
+# Query parameters whose values never reach the table.
+_SENSITIVE = re.compile(r"secret|passw|api[_-]?key|^key$|^token$|auth|signature|credential", re.IGNORECASE)
+
+
+def sanitized(params: dict[str, str]) -> dict[str, str]:
+    return {name: "[redacted]" if _SENSITIVE.search(name) else value[:256] for name, value in params.items()}
+
+
+_WAKE = object()  # put by stop(): wakes the writer at once
+
+
+class ErrorLogWriter:
+    """Takes rows without blocking; a daemon thread writes them in batches."""
+
+    def __init__(self, engine: Engine, maxsize: int = QUEUE_SIZE):
+        self._engine = engine
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=maxsize)
+        self.written = 0
+        self.dropped = 0
+        self._last_warning = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def record(
+        self, *, request_id: str, code: str, status: int, message: str, endpoint: str, method: str, context: dict
+    ) -> None:
+        row = {
+            "request_id": request_id,
+            "error_code": code,
+            "http_status": status,
+            "message": message[:MESSAGE_CHARS],
+            "endpoint": endpoint[:512],
+            "method": method[:16],
+            "context": context,
+        }
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            self._drop(1, "the queue is full")
+
+    def status(self) -> dict[str, int]:
+        return {"written": self.written, "dropped": self.dropped, "queued": self._queue.qsize()}
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued row has been written or dropped (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return not self._queue.unfinished_tasks
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=_write_loop, args=(weakref.ref(self), self._stop), name="opitios-error-log", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the thread and wait (briefly) until it has let go of the database."""
+        self._stop.set()
+        try:
+            self._queue.put_nowait(_WAKE)  # so the writer need not wait out its poll
+        except queue.Full:
+            pass  # a full queue means the writer is busy and sees the stop soon anyway
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+    def _take(self, wait: float) -> list[dict[str, Any]]:
+        try:
+            first = self._queue.get(timeout=wait)
+        except queue.Empty:
+            return []
+        if first is _WAKE:
+            self._queue.task_done()
+            return []
+        rows = [first]
+        while len(rows) < BATCH:
+            try:
+                row = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if row is _WAKE:
+                self._queue.task_done()
+                break
+            rows.append(row)
+        return rows
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(insert(ErrorLog), rows)
+            self.written += len(rows)
+        except SQLAlchemyError as error:
+            self._drop(len(rows), f"the database failed ({error.__class__.__name__})")
+        finally:
+            for _ in rows:
+                self._queue.task_done()
+
+    def _drop(self, count: int, why: str) -> None:
+        self.dropped += count
+        now = time.monotonic()
+        if now - self._last_warning >= LOG_EVERY:
+            self._last_warning = now
+            log.warning("error_logs: dropped %d row(s) because %s (%d dropped so far)", count, why, self.dropped)
+
+
+def _write_loop(ref: weakref.ref, stop: threading.Event) -> None:
+    while not stop.is_set():
+        writer = ref()
+        if writer is None:
+            return
+        rows = writer._take(wait=0.5)
+        if rows:
+            writer._write(rows)
+        del writer
+

@@ -1,0 +1,1 @@
+"""Runtime configuration: operator-edited rows of ``api_configurations``, validated and hot-reloaded."""

@@ -1,0 +1,96 @@
+"""What operators may tune, section by section, with the defaults that live in code.
+
+Each section is one ``api_configurations`` row (its ``name``); a key the row
+leaves out takes the default below, a key the schema does not know is refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+WEEK = 7 * 24 * 3600
+
+
+def _seconds(default: int, high: int = WEEK) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=0, max=high), load_default=default)
+
+
+def _count(default: int, low: int = 1, high: int = 1_000_000) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=low, max=high), load_default=default)
+
+
+class _Section(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class CacheTtlSection(_Section):
+    """Seconds an answer stays fresh in the cache, per data class, market open and closed."""
+
+    stock_quote_open = _seconds(5)
+    stock_quote_closed = _seconds(300)
+    option_quote_open = _seconds(15)
+    option_quote_closed = _seconds(300)
+    option_chain_open = _seconds(60)
+    option_chain_closed = _seconds(900)
+    bars_intraday_open = _seconds(60)
+    bars_intraday_closed = _seconds(3600)
+    bars_daily_open = _seconds(3600)
+    bars_daily_closed = _seconds(86400)
+
+
+class LimitsSection(_Section):
+    max_batch_symbols = _count(20, high=100)
+    stale_if_error_seconds = _seconds(300, high=86400)
+
+
+class UpstreamSection(_Section):
+    requests_per_minute = _count(190, high=100_000)
+    # None keeps OPITIOS_PROVIDER; a name switches every worker to that installed provider.
+    provider = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=64))
+
+
+class RateLimitsSection(_Section):
+    anonymous_per_hour = _count(100)
+    keyed_per_hour = _count(1000)
+    keyed_per_minute = _count(120)
+
+
+class AccessSection(_Section):
+    public_market_data = fields.Boolean(truthy={True}, falsy={False}, load_default=False)
+
+
+class RuntimeSection(_Section):
+    config_refresh_seconds = fields.Float(validate=validate.Range(min=0.1, max=3600), load_default=5)
+
+
+SECTIONS: dict[str, type[Schema]] = {
+    "cache_ttl": CacheTtlSection,
+    "limits": LimitsSection,
+    "upstream": UpstreamSection,
+    "rate_limits": RateLimitsSection,
+    "access": AccessSection,
+    "runtime": RuntimeSection,
+}
+_SCHEMAS = {name: schema() for name, schema in SECTIONS.items()}
+# The defaults live in the schemas above; this is what an empty row means.
+DEFAULTS: dict[str, dict[str, Any]] = {name: schema.load({}) for name, schema in _SCHEMAS.items()}
+
+
+def validate_section(
+    name: str, config: Any, providers: Callable[[], Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The section's full settings (defaults filled in); ``ValidationError`` naming the field otherwise."""
+    schema = _SCHEMAS.get(name)
+    if schema is None:
+        raise ValidationError({"name": [f"Unknown section; known: {', '.join(SECTIONS)}."]})
+    if not isinstance(config, dict):
+        raise ValidationError({"config": ["Must be a JSON object."]})
+    values = schema.load(config)
+    wanted = values.get("provider")
+    if wanted is not None and providers is not None and wanted not in providers():
+        raise ValidationError({"provider": [f"Not an installed provider; available: {', '.join(providers())}."]})
+    return values

@@ -1,0 +1,85 @@
+"""With PostgreSQL gone, market data keeps flowing on the last good configuration; when it is back, all resumes."""
+
+import pytest
+from sqlalchemy import select, text, update
+
+from opitios.db import make_engine
+from opitios.migrate import upgrade
+from opitios.models import ApiConfiguration, ErrorLog
+from tests.tcp_proxy import TcpProxy
+from tests.waiting import eventually
+
+POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:{port}/test?options=-csearch_path%3Dopitios_outage_test"
+
+
+@pytest.fixture
+def postgres():
+    """A migrated schema of the machine's PostgreSQL, and a direct engine to edit it as an operator would."""
+    direct_url = POSTGRES.format(port=5432)
+    admin = make_engine(direct_url)
+    with admin.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS opitios_outage_test CASCADE"))
+        connection.execute(text("CREATE SCHEMA opitios_outage_test"))
+    upgrade(direct_url, quiet=True)
+    yield admin
+    with admin.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS opitios_outage_test CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture
+def proxy():
+    """The app reaches PostgreSQL only through this proxy, so the test can take the database away."""
+    proxy = TcpProxy(5432).start()
+    yield proxy
+    proxy.stop()
+
+
+def set_limit(engine, value):
+    with engine.begin() as connection:
+        connection.execute(
+            update(ApiConfiguration).where(ApiConfiguration.name == "limits").values(config={"max_batch_symbols": value})
+        )
+
+
+def readiness(client):
+    response = client.get("/api/v1/health/ready")
+    body = response.get_json()
+    return response.status_code, (body.get("data") or body["error"]["details"])
+
+
+def batch_status(client, count):
+    symbols = ["AAPL", "MSFT", "SPY"][:count]
+    return client.post("/api/v1/stocks/quotes/batch", json={"symbols": symbols}).status_code
+
+
+def test_postgres_outage_and_recovery(make_app, postgres, proxy):
+    with postgres.begin() as connection:
+        connection.execute(update(ApiConfiguration).where(ApiConfiguration.name == "runtime").values(config={"config_refresh_seconds": 0.2}))
+    set_limit(postgres, 2)
+    app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
+    client = app.test_client()
+    writer = app.extensions["opitios.error_log"]
+    assert readiness(client)[0] == 200
+    assert batch_status(client, 3) == 400  # the database's limit (2) is in force
+
+    proxy.stop()
+    status, report = eventually(lambda: (r := readiness(client))[0] == 503 and r, timeout=5)
+    assert report["checks"]["database"] == "down"
+    assert client.get("/api/v1/health/ready").headers["X-Error-Code"] == "SERVICE_NOT_READY"
+    # Data still flows, on the last good configuration.
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert batch_status(client, 3) == 400 and batch_status(client, 2) == 200
+    dropped_before = writer.status()["dropped"]
+    assert client.get("/nope").status_code == 404  # the error answer is not delayed or failed
+    assert writer.flush() and writer.status()["dropped"] > dropped_before
+
+    proxy.start()  # the same port again: PostgreSQL is back
+    eventually(lambda: readiness(client)[0] == 200, timeout=10)
+    set_limit(postgres, 3)
+    eventually(lambda: batch_status(client, 3) == 200, timeout=5)
+    client.get("/back-again")
+    assert writer.flush()
+    with postgres.connect() as connection:
+        endpoints = connection.execute(select(ErrorLog.endpoint)).scalars().all()
+    assert "/back-again" in endpoints and "/nope" not in endpoints

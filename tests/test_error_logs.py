@@ -1,0 +1,100 @@
+"""Every error response leaves an error_logs row, written off the request path, and never a secret."""
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from opitios.cli import main
+from opitios.db import make_engine
+from opitios.error_log import ErrorLogWriter
+from opitios.models import ErrorLog
+
+
+def logged(engine):
+    with engine.connect() as connection:
+        return connection.execute(select(ErrorLog).order_by(ErrorLog.id)).all()
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+
+    @app.get("/api/v1/_boom")
+    def boom():
+        raise RuntimeError("kaboom")
+
+    return app
+
+
+@pytest.mark.parametrize(
+    "method, path, kwargs, status, code",
+    [
+        ("get", "/nope?api_key=hunter2&x=1", {}, 404, "NOT_FOUND"),
+        ("delete", "/api/v1/stocks/AAPL/quote", {}, 405, "METHOD_NOT_ALLOWED"),
+        ("post", "/api/v1/stocks/quote", {"data": "x" * 70000, "content_type": "application/json"}, 413, "REQUEST_SIZE_EXCEEDED"),
+        ("post", "/api/v1/stocks/quote", {"json": {"symbol": "b$d"}}, 400, "INVALID_SYMBOL_FORMAT"),
+        ("get", "/api/v1/stocks/AAPL/bars?timeframe=2Min", {}, 400, "INVALID_PARAMETER"),
+        ("get", "/api/v1/stocks/ZZZZ/quote", {}, 404, "SYMBOL_NOT_FOUND"),
+        ("get", "/api/v1/_boom", {}, 500, "INTERNAL_SERVICE_ERROR"),
+    ],
+)
+def test_each_error_class_writes_a_row(app, engine, method, path, kwargs, status, code):
+    response = getattr(app.test_client(), method)(path, **kwargs)
+    assert response.status_code == status
+    assert app.extensions["opitios.error_log"].flush()
+    [row] = logged(engine)
+    assert (row.error_code, row.http_status, row.method) == (code, status, method.upper())
+    assert row.request_id == response.headers["X-Request-ID"]
+    assert row.endpoint == path.split("?")[0]
+    assert row.message == response.get_json()["error"]["message"]
+    assert row.context["details"] == response.get_json()["error"]["details"]
+    assert row.created_at is not None
+    assert "hunter2" not in str(row.context)
+
+
+def test_upstream_errors_are_logged_with_their_details(app, engine, sandbox):
+    sandbox.switches(error_status=503, path_prefix="/v2/stocks")
+    app.test_client().get("/api/v1/stocks/AAPL/quote")
+    app.extensions["opitios.error_log"].flush()
+    [row] = logged(engine)
+    assert row.error_code == "UPSTREAM_SERVICE_ERROR" and row.context["details"]["upstream_status"] == 503
+    assert sandbox.key not in str(row.context) and sandbox.secret not in str(row.context)
+
+
+def test_sensitive_query_parameters_are_redacted(app, engine):
+    app.test_client().get("/nope?api_key=hunter2&secret=s3&symbol=AAPL")
+    app.extensions["opitios.error_log"].flush()
+    [row] = logged(engine)
+    assert row.context["query"] == {"api_key": "[redacted]", "secret": "[redacted]", "symbol": "AAPL"}
+
+
+def test_successes_write_nothing(app, engine):
+    assert app.test_client().get("/api/v1/stocks/AAPL/quote").status_code == 200
+    app.extensions["opitios.error_log"].flush()
+    assert logged(engine) == []
+
+
+def test_a_full_queue_drops_and_counts_without_failing(engine):
+    writer = ErrorLogWriter(engine, maxsize=2)  # not started: nothing drains it
+    for number in range(5):
+        writer.record(request_id=f"r{number}", code="NOT_FOUND", status=404, message="m", endpoint="/x", method="GET", context={})
+    assert writer.status() == {"written": 0, "dropped": 3, "queued": 2}
+
+
+def test_a_down_database_drops_and_counts_without_failing():
+    writer = ErrorLogWriter(make_engine("postgresql+psycopg://postgres@127.0.0.1:9/none"))
+    writer.start()
+    writer.record(request_id="r1", code="NOT_FOUND", status=404, message="m", endpoint="/x", method="GET", context={})
+    assert writer.flush()
+    assert writer.status()["dropped"] == 1
+    writer.stop()
+
+
+def test_errors_tail_shows_recent_rows(app, engine):
+    client = app.test_client()
+    client.get("/nope")
+    client.get("/api/v1/stocks/ZZZZ/quote", headers={"X-Request-ID": "tail-me"})
+    app.extensions["opitios.error_log"].flush()
+    result = CliRunner().invoke(main, ["errors", "tail", "-n", "1"])
+    assert result.exit_code == 0
+    assert "SYMBOL_NOT_FOUND" in result.output and "tail-me" in result.output and "/nope" not in result.output

@@ -13,6 +13,8 @@ __version__ = "0.1.0"
 
 # Request bodies larger than this are refused with 413 before they are read.
 MAX_BODY_BYTES = 64 * 1024
+# Redis connections per worker; the pool blocks (briefly) rather than failing past it.
+REDIS_POOL = 256
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["opitios.config"] = runtime
     app.extensions["opitios.error_log"] = ErrorLogWriter(engine)
     runtime.refresh()  # once now, so the first request already sees the operator's settings
+    app.extensions["opitios.protection"] = _protection(app, runtime)
     _serve_with_configured_provider(app, runtime.section("upstream"))
     runtime.on_change(lambda sections: _serve_with_configured_provider(app, sections["upstream"]))
     runtime.start()
@@ -65,12 +68,38 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     return app
 
 
+def _protection(app: Flask, runtime):
+    """Cache, single-flight, budget and circuit: shared through Redis when REDIS_URL is set."""
+    from opitios.cache import CacheStore
+    from opitios.services.cached import Protection
+    from opitios.shared_redis import SharedRedis
+    from opitios.upstream.breaker import Circuit
+    from opitios.upstream.budget import UpstreamBudget
+    from opitios.upstream.flight import SingleFlight
+    from opitios.upstream.gate import UpstreamGate
+
+    url = app.config["REDIS_URL"]
+    shared = SharedRedis(url, max_connections=REDIS_POOL) if url else None
+    app.extensions["opitios.redis"] = shared
+    timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
+    budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])
+    return Protection(
+        store=CacheStore(app, shared),
+        flight=SingleFlight(shared, lease_seconds=timeout + 1),
+        gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
+        config=runtime,
+        wait_seconds=timeout + 1,
+    )
+
+
 def stop_background(app: Flask) -> None:
     """Stop the app's configuration refresher and error-log writer and close its database connections."""
     app.extensions["opitios.config"].stop()
     app.extensions["opitios.error_log"].flush(timeout=2)
     app.extensions["opitios.error_log"].stop()
     app.extensions["opitios.engine"].dispose()
+    if app.extensions.get("opitios.redis") is not None:
+        app.extensions["opitios.redis"].close()
 
 
 def _serve_with_configured_provider(app: Flask, upstream: Mapping[str, Any]) -> None:
@@ -83,7 +112,7 @@ def _serve_with_configured_provider(app: Flask, upstream: Mapping[str, Any]) -> 
     if serving == name:
         return
     provider = build_provider(name, app.config)
-    app.extensions["opitios"] = Services.build(provider, app.extensions["opitios.config"])
+    app.extensions["opitios"] = Services.build(provider, app.extensions["opitios.protection"])
     app.extensions["opitios.provider_name"] = name
     if serving is not None:
         log.warning("provider switched from %s to %s by the runtime configuration", serving, name)

@@ -16,8 +16,14 @@ interface.
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
+
+# The monotonic time by which the gateway needs the upstream's answer (retries included).
+# A provider gives each upstream call at most the time left, so retries never stretch a
+# client's wait past the configured upstream timeout. None: the provider's own timeout.
+UPSTREAM_DEADLINE: ContextVar[float | None] = ContextVar("opitios_upstream_deadline", default=None)
 
 
 class StockQuote(TypedDict):

@@ -6,18 +6,18 @@ SNAPSHOTS = "/v2/stocks/snapshots"
 
 
 @pytest.mark.parametrize(
-    "status, http, code",
+    "status, http, code, calls",
     [
-        (401, 503, "UPSTREAM_AUTHENTICATION_FAILED"),
-        (403, 503, "UPSTREAM_AUTHENTICATION_FAILED"),
-        (429, 429, "UPSTREAM_RATE_LIMITED"),
-        (500, 503, "UPSTREAM_SERVICE_ERROR"),
-        (502, 503, "UPSTREAM_SERVICE_ERROR"),
-        (503, 503, "UPSTREAM_SERVICE_ERROR"),
-        (504, 504, "UPSTREAM_TIMEOUT"),
+        (401, 503, "UPSTREAM_AUTHENTICATION_FAILED", 1),
+        (403, 503, "UPSTREAM_AUTHENTICATION_FAILED", 1),
+        (429, 429, "UPSTREAM_RATE_LIMITED", 1),
+        (500, 503, "UPSTREAM_SERVICE_ERROR", 3),
+        (502, 503, "UPSTREAM_SERVICE_ERROR", 3),
+        (503, 503, "UPSTREAM_SERVICE_ERROR", 3),
+        (504, 504, "UPSTREAM_TIMEOUT", 1),
     ],
 )
-def test_upstream_statuses_map_to_contract_codes(client, sandbox, status, http, code):
+def test_upstream_statuses_map_to_contract_codes(client, sandbox, status, http, code, calls):
     sandbox.switches(error_status=status, path_prefix="/v2/stocks")
     response = client.get("/api/v1/stocks/AAPL/quote")
     assert response.status_code == http
@@ -27,8 +27,9 @@ def test_upstream_statuses_map_to_contract_codes(client, sandbox, status, http, 
     assert body["error"]["details"]["upstream_status"] == status
     if http in (429, 503):
         assert int(response.headers["Retry-After"]) >= 1
-    # alpaca-py's own retries (three more calls on 429 and 504) are off: one call only.
-    assert sandbox.count(SNAPSHOTS) == 1
+    # alpaca-py's own retries (three more calls on 429 and 504, 3 s apart) are off; opitios retries
+    # only quick refusals (5xx), at most three attempts in all.
+    assert sandbox.count(SNAPSHOTS) == calls
 
 
 @pytest.mark.parametrize("status", [400, 422])
@@ -83,8 +84,14 @@ def test_wrong_credentials_are_503_and_never_echoed(make_app, sandbox):
         assert "wrong-secret-value" not in text and "wrong-key-id" not in text
 
 
+def test_a_passing_5xx_is_retried_away(client, sandbox):
+    sandbox.switches(error_status=502, error_count=2, path_prefix="/v2/stocks")
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert sandbox.count(SNAPSHOTS) == 3
+
+
 def test_the_service_recovers_when_the_upstream_does(client, sandbox):
-    sandbox.switches(error_status=500, error_count=1, path_prefix="/v2/stocks")
+    sandbox.switches(error_status=500, error_count=3, path_prefix="/v2/stocks")
     assert client.get("/api/v1/stocks/AAPL/quote").status_code == 503
     assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
 

@@ -47,8 +47,13 @@ def ready():
         "upstream_credentials": "ok" if services().provider.describe().get("configured") else "missing",
         "database": config.database,
     }
+    protection = current_app.extensions["opitios.protection"]
     report = {
         "checks": checks,
+        # Neither makes the worker unready: it serves from its own cache while Redis is away,
+        # and stale answers or clear errors while the circuit is open.
+        "cache": protection.store.mode,
+        "circuit": protection.gate.circuit.state(),
         "configuration": config.status(),
         "error_log": current_app.extensions["opitios.error_log"].status(),
     }

@@ -49,6 +49,8 @@ class LimitsSection(_Section):
 
 class UpstreamSection(_Section):
     requests_per_minute = _count(190, high=100_000)
+    circuit_failures = _count(5, high=1000)
+    circuit_open_seconds = _count(60, high=3600)
     # None keeps OPITIOS_PROVIDER; a name switches every worker to that installed provider.
     provider = fields.String(allow_none=True, load_default=None, validate=validate.Length(min=1, max=64))
 

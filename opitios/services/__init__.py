@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from flask import current_app
 
-from opitios.runtime.refresh import RuntimeConfig
+from opitios.services.cached import CachedFetch, Protection
 from opitios.services.clock import MarketClock
 from opitios.services.options import OptionService
 from opitios.services.stocks import StockService
@@ -23,9 +23,16 @@ class Services:
     options: OptionService
 
     @classmethod
-    def build(cls, provider: MarketDataProvider, config: RuntimeConfig) -> "Services":
-        clock = MarketClock(provider)
-        return cls(provider, clock, StockService(provider, clock, config), OptionService(provider, clock, config))
+    def build(cls, provider: MarketDataProvider, protection: Protection) -> "Services":
+        clock = MarketClock(lambda: protection.gate.call(provider.market_clock))
+        cached = CachedFetch(protection, clock.status)
+        config = protection.config
+        return cls(
+            provider,
+            clock,
+            StockService(provider, clock, config, cached),
+            OptionService(provider, clock, config, cached),
+        )
 
 
 def services() -> Services:

@@ -6,7 +6,10 @@ import logging
 import threading
 from datetime import datetime, timedelta, timezone
 
-from providers.base import MarketDataProvider, ProviderError
+from collections.abc import Callable
+
+from providers.base import MarketClock as ClockReading
+from providers.base import ProviderError
 
 log = logging.getLogger(__name__)
 
@@ -18,8 +21,8 @@ RETRY_AFTER_FAILURE = timedelta(seconds=30)
 class MarketClock:
     """Per-process memory of the upstream clock: one upstream call per open/close boundary."""
 
-    def __init__(self, provider: MarketDataProvider):
-        self._provider = provider
+    def __init__(self, read: Callable[[], ClockReading]):
+        self._read = read
         self._lock = threading.Lock()
         self._status = "unknown"
         self._valid_until = datetime.min.replace(tzinfo=timezone.utc)
@@ -37,7 +40,7 @@ class MarketClock:
 
     def _refresh(self, now: datetime) -> None:
         try:
-            clock = self._provider.market_clock()
+            clock = self._read()
         except ProviderError as error:
             log.warning("market clock unavailable: %s", error.message)
             self._status, self._valid_until = "unknown", now + RETRY_AFTER_FAILURE

@@ -1,10 +1,12 @@
-"""Option quotes and chains: validated arguments → provider → data with provenance."""
+"""Option quotes and chains: validated arguments → cache → provider → data with provenance."""
 
 from __future__ import annotations
 
+from opitios.cache import chain_key, option_quote_key
 from opitios.envelope import Result
 from opitios.errors import ApiError
 from opitios.schemas.options import ChainSchema, OptionQuoteSchema
+from opitios.services.cached import Answer
 from opitios.services.results import OPTION_CHAIN, OPTION_QUOTES, MarketDataService, batch, not_found, oldest, quote_timestamp
 from opitios.symbols import contract_identity
 
@@ -32,24 +34,34 @@ class OptionService(MarketDataService):
 
     feed_kind = "option"
 
+    def _quotes(self, symbols: list[str]) -> dict[str, Answer]:
+        keys = {option_quote_key(symbol, self._feed): symbol for symbol in symbols}
+        answers = self._cached.many(keys, self._provider.option_quotes, quote_timestamp, "option_quote")
+        return {keys[key]: answer for key, answer in answers.items()}
+
     def quote(self, symbol: str) -> Result:
-        quote = self._provider.option_quotes([symbol]).get(symbol)
+        answer = self._quotes([symbol])[symbol]
+        quote = answer.entry.value
         if quote is None:
             raise _contract_not_found(symbol)
-        return self._result(_dump(quote), OPTION_QUOTES, quote_timestamp(quote))
+        return self._result(_dump(quote), OPTION_QUOTES, answer.entry.data_timestamp, [answer])
 
     def quotes(self, symbols: list[str]) -> Result:
         self._check_batch(symbols)
-        found = self._provider.option_quotes(symbols)
+        answers = self._quotes(symbols)
+        found = {symbol: answer.entry.value for symbol, answer in answers.items() if answer.entry.value is not None}
         data, data_timestamp = batch(symbols, found, _dump, _contract_not_found)
-        return self._result(data, OPTION_QUOTES, data_timestamp)
+        return self._result(data, OPTION_QUOTES, data_timestamp, answers.values())
 
     def chain(self, args: dict) -> Result:
         filters = {name: _text(args.get(name)) for name in CHAIN_FILTERS}
         underlying = args["underlying_symbol"]
-        page = self._provider.option_chain(
-            {"underlying_symbol": underlying, "limit": args["limit"], "page_token": args.get("page_token"), **filters}
-        )
+        query = {"underlying_symbol": underlying, "limit": args["limit"], "page_token": args.get("page_token"), **filters}
+        key = chain_key(query, self._feed)
+        answer = self._cached.many(
+            {key: "page"}, lambda _: {"page": self._provider.option_chain(query)}, _oldest_quote_time, "option_chain"
+        )[key]
+        page = answer.entry.value
         contracts = page["contracts"]
         if not contracts:
             raise ApiError(
@@ -69,7 +81,11 @@ class OptionService(MarketDataService):
                 "page_info": {"has_more": token is not None, "next_page_token": token},
             }
         )
-        return self._result(data, OPTION_CHAIN, oldest(quote_timestamp(quote) for quote in contracts))
+        return self._result(data, OPTION_CHAIN, answer.entry.data_timestamp, [answer])
+
+
+def _oldest_quote_time(page: dict) -> str | None:
+    return oldest(quote_timestamp(quote) for quote in page["contracts"])
 
 
 def _text(value) -> str | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from opitios.envelope import Result
 from opitios.errors import ApiError
 from opitios.runtime.refresh import RuntimeConfig
+from opitios.services.cached import Answer, CachedFetch
 from opitios.services.clock import MarketClock
 from providers.base import MarketDataProvider
 
@@ -61,10 +63,15 @@ class MarketDataService:
 
     feed_kind = "stock"
 
-    def __init__(self, provider: MarketDataProvider, clock: MarketClock, config: RuntimeConfig):
+    def __init__(self, provider: MarketDataProvider, clock: MarketClock, config: RuntimeConfig, cached: CachedFetch):
         self._provider = provider
         self._clock = clock
         self._config = config
+        self._cached = cached
+
+    @property
+    def _feed(self) -> str:
+        return self._provider.feeds()[self.feed_kind]
 
     def _check_batch(self, symbols: list[str]) -> None:
         """REQUEST_SIZE_EXCEEDED past the runtime batch limit (distinct symbols), before any upstream call."""
@@ -76,12 +83,26 @@ class MarketDataService:
                 details={"max_symbols": limit, "received": len(symbols)},
             )
 
-    def _result(self, data: dict, source: str, data_timestamp: str | None) -> Result:
+    def _result(self, data: dict, source: str, data_timestamp: str | None, answers: Iterable[Answer]) -> Result:
+        cache, max_age = provenance(answers)
         return Result(
             data=data,
             data_source=source,
             provider=self._provider.name,
-            feed=self._provider.feeds()[self.feed_kind],
+            feed=self._feed,
             data_timestamp=data_timestamp,
             market_status=self._clock.status(),
+            cache=cache,
+            max_age=max_age,
         )
+
+
+def provenance(answers: Iterable[Answer]) -> tuple[str, int]:
+    """The answer's cache status (stale if any part is, else miss if any part is) and its remaining TTL."""
+    answers = list(answers)
+    statuses = {answer.status for answer in answers}
+    status = "stale" if "stale" in statuses else "miss" if "miss" in statuses else "hit"
+    if status == "stale":
+        return status, 0
+    now = time.time()
+    return status, min(answer.entry.remaining(now) for answer in answers)

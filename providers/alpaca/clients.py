@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 import requests
@@ -10,20 +11,26 @@ from alpaca.data.historical.option import OptionHistoricalDataClient
 from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.trading.client import TradingClient
 
+from providers.base import UPSTREAM_DEADLINE
+
 DATA_URL = "https://data.alpaca.markets"
 PAPER_TRADING_URL = "https://paper-api.alpaca.markets"
 LIVE_TRADING_URL = "https://api.alpaca.markets"
 
 
 class TimeoutSession(requests.Session):
-    """A session whose requests never wait forever: alpaca-py sets no timeout of its own."""
+    """A session whose requests never wait forever (alpaca-py sets no timeout) nor past the gateway's deadline."""
 
     def __init__(self, timeout: float):
         super().__init__()
         self.timeout = timeout
 
     def request(self, method, url, **kwargs):  # noqa: D102 - same as requests.Session.request
-        kwargs.setdefault("timeout", self.timeout)
+        timeout = self.timeout
+        deadline = UPSTREAM_DEADLINE.get()
+        if deadline is not None:
+            timeout = max(0.01, min(timeout, deadline - time.monotonic()))
+        kwargs.setdefault("timeout", timeout)
         return super().request(method, url, **kwargs)
 
 

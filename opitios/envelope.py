@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -44,10 +45,12 @@ def freshness_seconds(data_timestamp: str | None, now: datetime) -> float | None
     return round((now - moment).total_seconds(), 3)
 
 
+def _dumps(value: Any) -> str:
+    return current_app.json.dumps(value, separators=(",", ":"))
+
+
 def _json(body: dict, status: int, headers: dict[str, str]) -> Response:
-    return current_app.response_class(
-        current_app.json.dumps(body, separators=(",", ":")), status=status, headers=headers, mimetype="application/json"
-    )
+    return current_app.response_class(_dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
 def success_response(result: Result) -> Response:
@@ -64,14 +67,21 @@ def success_response(result: Result) -> Response:
         "market_status": result.market_status,
         "cache": result.cache,
     }
+    data = _dumps(result.data)
+    # A strong validator of the data alone: metadata changes on every request, the data does not.
+    etag = '"' + hashlib.blake2b(data.encode(), digest_size=16).hexdigest() + '"'
     headers = {
         "X-Cache-Status": result.cache.upper(),
         "X-Data-Source": result.data_source,
         "Cache-Control": f"max-age={result.max_age}",
+        "ETag": etag,
     }
     if freshness is not None:
         headers["X-Data-Freshness"] = str(freshness)
-    return _json({"data": result.data, "metadata": metadata}, 200, headers)
+    if request.if_none_match.contains(etag.strip('"')):
+        return current_app.response_class(status=304, headers=headers)
+    body = '{"data":' + data + ',"metadata":' + _dumps(metadata) + "}"
+    return current_app.response_class(body, status=200, headers=headers, mimetype="application/json")
 
 
 def plain_response(data: dict[str, Any], status: int = 200) -> Response:

@@ -2,7 +2,8 @@
 import textwrap
 
 import pytest
-from sqlalchemy import delete
+import redis
+from sqlalchemy import delete, insert, text, update
 
 from opitios import create_app, stop_background
 from opitios.db import make_engine
@@ -30,6 +31,39 @@ def engine(database_url):
     engine = make_engine(database_url)
     yield engine
     engine.dispose()
+
+
+@pytest.fixture
+def rows(engine):
+    """Write api_configurations rows as an operator would."""
+
+    class Rows:
+        def put(self, name, config, active=True):
+            with engine.begin() as connection:
+                changed = connection.execute(
+                    update(ApiConfiguration).where(ApiConfiguration.name == name).values(config=config, is_active=active)
+                ).rowcount
+                if not changed:
+                    connection.execute(insert(ApiConfiguration).values(name=name, config=config, is_active=active))
+
+        def sql(self, statement, **params):
+            with engine.begin() as connection:
+                connection.execute(text(statement), params)
+
+    return Rows()
+
+
+REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
+
+
+@pytest.fixture
+def redis_url():
+    """The machine's Redis, database 15, emptied for the test."""
+    client = redis.Redis.from_url(REDIS_TEST_URL)
+    client.flushdb()
+    yield REDIS_TEST_URL
+    client.flushdb()
+    client.close()
 
 
 @pytest.fixture(autouse=True)

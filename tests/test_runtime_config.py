@@ -5,33 +5,12 @@ import logging
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import insert, text, update
+from sqlalchemy import text
 
 from opitios.cli import main
-from opitios.models import ApiConfiguration
 from tests.waiting import eventually
 
 FAST = {"config_refresh_seconds": 0.2}
-
-
-@pytest.fixture
-def rows(engine):
-    """Write api_configurations rows as an operator would."""
-
-    class Rows:
-        def put(self, name, config, active=True):
-            with engine.begin() as connection:
-                changed = connection.execute(
-                    update(ApiConfiguration).where(ApiConfiguration.name == name).values(config=config, is_active=active)
-                ).rowcount
-                if not changed:
-                    connection.execute(insert(ApiConfiguration).values(name=name, config=config, is_active=active))
-
-        def sql(self, statement, **params):
-            with engine.begin() as connection:
-                connection.execute(text(statement), params)
-
-    return Rows()
 
 
 @pytest.fixture

@@ -66,17 +66,18 @@ class CachedFetch:
             token, owned = self._p.flight.claim(waiting)
             if owned:
                 try:
-                    answers.update(self._fetch([k for k in waiting if k in owned], keys, fetch, stamp, data_class, present))
+                    # Another request may have written a key between our read and our claim.
+                    answers.update(self._written_meanwhile(owned))
+                    mine = [key for key in waiting if key in owned and key not in answers]
+                    if mine:
+                        answers.update(self._fetch(mine, keys, fetch, stamp, data_class, present))
                 finally:
                     self._p.flight.release(token, owned)
             waiting = [key for key in waiting if key not in answers]
             if not waiting:
                 break
             time.sleep(POLL_SECONDS)
-            now = time.time()
-            for key, entry in self._p.store.get_many(waiting).items():
-                if entry.fresh(now):  # written by the request that held the claim
-                    answers[key] = Answer(entry, "miss")
+            answers.update(self._written_meanwhile(waiting))
             waiting = [key for key in waiting if key not in answers]
             if waiting and time.monotonic() > deadline:
                 answers.update(self._stale_or_raise(waiting, present, UpstreamTimeout(
@@ -84,6 +85,11 @@ class CachedFetch:
                 )))
                 break
         return answers
+
+    def _written_meanwhile(self, keys) -> dict[str, Answer]:
+        """Fresh entries another request wrote while this one waited; they were fetched for this wave: misses."""
+        now = time.time()
+        return {key: Answer(entry, "miss") for key, entry in self._p.store.get_many(list(keys)).items() if entry.fresh(now)}
 
     def _fetch(self, owned, keys, fetch, stamp, data_class, present) -> dict[str, Answer]:
         items = [keys[key] for key in owned]

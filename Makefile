@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: install install-test run demo test services clean
+.PHONY: install install-test run demo test services clean bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ services:
 
 test: install-test services
 	$(PY) -m pytest
+
+# opitios and a bare Flask app side by side under gunicorn against the sandbox (BENCHMARKS.md);
+# bench.run installs wrk with apt-get when it is missing and falls back to a Python generator.
+bench: install-test
+	$(PY) -m bench.run
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.load import Load
+from bench.servers import AccessEntry
 
 
 @dataclass
@@ -21,6 +22,7 @@ class Phase:
     upstream_calls: int
     upstream_by_path: dict[str, int]
     statuses: dict[str, int]  # from gunicorn's access log, whatever the generator
+    cache: dict[str, int]  # X-Cache-Status from the same lines ("-": none sent)
     requests_by_worker: list[int]  # access-log lines per worker pid, largest first
     worker_boots: int  # workers (re)started during the phase (gunicorn's max_requests recycles them)
     notes: list[str] = field(default_factory=list)
@@ -36,7 +38,7 @@ class Phase:
             rps=round(self.load.rps, 1), ok_rps=round(self.load.ok_rps, 1),
             upstream_calls=self.upstream_calls, upstream_by_path=self.upstream_by_path,
             client_requests_per_upstream_call=_round(self.client_per_upstream),
-            access_log_statuses=self.statuses, requests_by_worker=self.requests_by_worker,
+            access_log_statuses=self.statuses, access_log_cache_status=self.cache, requests_by_worker=self.requests_by_worker,
             worker_boots=self.worker_boots, notes=self.notes,
         )
         for name in ("duration_s", "p50_ms", "p95_ms", "p99_ms", "max_ms"):
@@ -44,10 +46,12 @@ class Phase:
         return row
 
 
-def statuses_and_workers(entries: list[tuple[int, int]]) -> tuple[dict[str, int], list[int]]:
-    statuses = Counter(str(status) for status, _ in entries)
-    workers = Counter(pid for _, pid in entries)
-    return dict(sorted(statuses.items())), sorted(workers.values(), reverse=True)
+def access_summary(entries: list[AccessEntry]) -> tuple[dict[str, int], dict[str, int], list[int]]:
+    """Counts by status, by X-Cache-Status, and per worker (largest first) of a phase's access-log lines."""
+    statuses = Counter(str(entry.status) for entry in entries)
+    cache = Counter(entry.cache for entry in entries)
+    workers = Counter(entry.pid for entry in entries)
+    return dict(sorted(statuses.items())), dict(sorted(cache.items())), sorted(workers.values(), reverse=True)
 
 
 def ratios(phases: dict[str, Phase]) -> dict[str, float | None]:
@@ -63,7 +67,7 @@ def ratios(phases: dict[str, Phase]) -> dict[str, float | None]:
 
 def table(phases: dict[str, Phase]) -> str:
     header = ("phase", "gen", "reqs", "conc", "secs", "rps", "2xx rps", "p50 ms", "p95 ms", "p99 ms",
-              "non-2xx", "no answer", "upstream", "reqs/upstream", "statuses", "per worker", "boots")
+              "non-2xx", "no answer", "upstream", "reqs/upstream", "statuses", "cache", "per worker", "boots")
     rows = [header]
     for phase in phases.values():
         load = phase.load
@@ -74,6 +78,7 @@ def table(phases: dict[str, Phase]) -> str:
             str(load.non_2xx), str(load.socket_errors), str(phase.upstream_calls),
             "-" if per_upstream is None else f"{per_upstream:.1f}",
             " ".join(f"{status}:{count}" for status, count in phase.statuses.items()),
+            " ".join(f"{state}:{count}" for state, count in phase.cache.items()),
             "/".join(str(count) for count in phase.requests_by_worker), str(phase.worker_boots),
         ))
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]

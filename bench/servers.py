@@ -13,6 +13,7 @@ import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
+from typing import NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent  # the repo root: wsgi.py and gunicorn.conf.py live here
 _START_TIMEOUT = 30.0
@@ -50,15 +51,24 @@ def http_status(port: int, path: str, timeout: float = 1.0) -> int | None:
         connection.close()
 
 
-# gunicorn's default access-log format plus the worker's pid ("<1234>"): readiness waits until every
-# worker has answered, and the benchmark sees how requests spread over the workers.
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(p)s'
-_ACCESS_LINE = re.compile(r'"[A-Z]+ \S+ HTTP/[0-9.]+" (?P<status>\d{3}) .* <(?P<pid>\d+)>$', re.MULTILINE)
+# gunicorn's default access-log format plus X-Cache-Status ("-" when absent) and the worker's pid
+# ("<1234>"): readiness waits until every worker has answered, and the benchmark sees how requests
+# spread over the workers and how many the cache answered.
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-cache-status}o)s %(p)s'
+_ACCESS_LINE = re.compile(
+    r'"[A-Z]+ \S+ HTTP/[0-9.]+" (?P<status>\d{3}) .* (?P<cache>\S+) <(?P<pid>\d+)>$', re.MULTILINE
+)
 
 
-def access_entries(text: str) -> list[tuple[int, int]]:
-    """(status, worker pid) of each access-log line in ``text``."""
-    return [(int(match["status"]), int(match["pid"])) for match in _ACCESS_LINE.finditer(text)]
+class AccessEntry(NamedTuple):
+    status: int
+    cache: str  # X-Cache-Status as sent (HIT, MISS, STALE), or "-"
+    pid: int
+
+
+def access_entries(text: str) -> list[AccessEntry]:
+    """One entry per access-log line in ``text``."""
+    return [AccessEntry(int(m["status"]), m["cache"], int(m["pid"])) for m in _ACCESS_LINE.finditer(text)]
 
 
 def _command_line_settings() -> list[str]:
@@ -73,7 +83,11 @@ def _command_line_settings() -> list[str]:
 
 
 class GunicornServer:
-    """gunicorn serving a WSGI app from this repo on 127.0.0.1:<free port>, as a child process."""
+    """gunicorn serving a WSGI app from this repo on 127.0.0.1:<free port>, as a child process.
+
+    start() returns once every worker has answered ``ready_path`` with 200 (None: any HTTP answer
+    on "/"), within 30 s; otherwise it raises RuntimeError with the tail of gunicorn's output.
+    """
 
     def __init__(
         self,
@@ -110,6 +124,10 @@ class GunicornServer:
                 retry = "Connection in use" in tail and attempt + 1 < _BIND_ATTEMPTS
                 if not retry:
                     raise RuntimeError(f"{error}; gunicorn output (tail):\n{tail}") from None
+            except BaseException:  # Ctrl-C while waiting: never leave a gunicorn behind
+                self.stop()
+                self.remove_log()
+                raise
         raise AssertionError("unreachable")
 
     def _spawn(self, port: int) -> None:
@@ -137,7 +155,7 @@ class GunicornServer:
                 # idle worker may take it): a load generator's keep-alive connections opened while one
                 # worker is still importing the app would all stay on the others for the whole run.
                 entries = access_entries(self.log_since(0))
-                if len({pid for _, pid in entries}) >= self.workers:
+                if len({entry.pid for entry in entries}) >= self.workers:
                     return
                 if not entries and time.monotonic() - first_answer > 2:
                     return  # the config logs no access lines: answering is all we can know

@@ -104,6 +104,13 @@ def test_max_age_seconds_turns_older_entries_into_misses(cached_app, sandbox, up
     assert upstream_queries(SNAPSHOTS)[-1]["symbols"] == "AAPL,MSFT"
 
 
+def test_max_age_zero_always_asks_the_upstream(cached_app, sandbox):
+    client = cached_app().test_client()
+    client.get("/api/v1/stocks/AAPL/quote")
+    response = client.post("/api/v1/stocks/quotes/batch", json={"symbols": ["AAPL"], "max_age_seconds": 0})
+    assert response.headers["X-Cache-Status"] == "MISS" and sandbox.count(SNAPSHOTS) == 2
+
+
 def test_unknown_symbols_are_remembered_as_no_data(cached_app, sandbox):
     client = cached_app().test_client()
     assert client.get("/api/v1/stocks/ZZZZ/quote").status_code == 404

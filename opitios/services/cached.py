@@ -57,9 +57,9 @@ class CachedFetch:
         max_age: float | None = None,
     ) -> dict[str, Answer]:
         """An answer for every key: ``keys`` maps cache keys to what ``fetch`` takes (symbols, a query)."""
+        started = time.time()
         present = self._p.store.get_many(list(keys))
-        now = time.time()
-        answers = {key: Answer(entry, "hit") for key, entry in present.items() if entry.fresh(now, max_age)}
+        answers = {key: Answer(entry, "hit") for key, entry in present.items() if entry.fresh(started, max_age)}
         waiting = [key for key in keys if key not in answers]
         deadline = time.monotonic() + self._p.wait_seconds
         while waiting:
@@ -67,7 +67,7 @@ class CachedFetch:
             if owned:
                 try:
                     # Another request may have written a key between our read and our claim.
-                    answers.update(self._written_meanwhile(owned))
+                    answers.update(self._written_meanwhile(owned, started))
                     mine = [key for key in waiting if key in owned and key not in answers]
                     if mine:
                         answers.update(self._fetch(mine, keys, fetch, stamp, data_class, present))
@@ -77,7 +77,7 @@ class CachedFetch:
             if not waiting:
                 break
             time.sleep(POLL_SECONDS)
-            answers.update(self._written_meanwhile(waiting))
+            answers.update(self._written_meanwhile(waiting, started))
             waiting = [key for key in waiting if key not in answers]
             if waiting and time.monotonic() > deadline:
                 answers.update(self._stale_or_raise(waiting, present, UpstreamTimeout(
@@ -86,10 +86,10 @@ class CachedFetch:
                 break
         return answers
 
-    def _written_meanwhile(self, keys) -> dict[str, Answer]:
-        """Fresh entries another request wrote while this one waited; they were fetched for this wave: misses."""
-        now = time.time()
-        return {key: Answer(entry, "miss") for key, entry in self._p.store.get_many(list(keys)).items() if entry.fresh(now)}
+    def _written_meanwhile(self, keys, since: float) -> dict[str, Answer]:
+        """Entries another request fetched after this one began (so within any max_age); misses for this wave."""
+        entries = self._p.store.get_many(list(keys))
+        return {key: Answer(entry, "miss") for key, entry in entries.items() if entry.fetched_at >= since}
 
     def _fetch(self, owned, keys, fetch, stamp, data_class, present) -> dict[str, Answer]:
         items = [keys[key] for key in owned]

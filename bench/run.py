@@ -144,7 +144,7 @@ def machine(args: argparse.Namespace, generator: str) -> dict:
 
 
 def _git(*command: str) -> str:
-    # Read-only git commands: the tree measured may carry another engineer's uncommitted work.
+    # Read-only git commands: the tree measured may carry uncommitted work, and the report says so.
     try:
         return subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True, timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
@@ -164,11 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_problem = flush_redis()
         if redis_problem:
             print(f"bench: {redis_problem}; going on, REDIS_URL is passed anyway", flush=True)
-        env = {
-            "ALPACA_API_KEY": sandbox.key, "ALPACA_SECRET_KEY": sandbox.secret,
-            "ALPACA_DATA_URL": sandbox.url, "ALPACA_TRADING_URL": sandbox.url,
-            "DATABASE_URL": database, "REDIS_URL": REDIS_URL,
-        }
+        env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": REDIS_URL}
         with GunicornServer("wsgi:app", workers=args.workers, env=env) as opitios, \
                 GunicornServer("bench.bare:app", workers=args.workers, env=env, ready_path=None) as bare:
             phases = Bench(sandbox, wrk, args).run(opitios, bare)

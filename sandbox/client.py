@@ -118,6 +118,11 @@ class SandboxServer:
         calls = self.calls()
         return calls["total"] if path is None else calls["by_path"].get(path, 0)
 
+    def gateway_env(self) -> dict[str, str]:
+        """The environment that points an Alpaca client (opitios under gunicorn, say) at this sandbox."""
+        return {"ALPACA_API_KEY": self.key, "ALPACA_SECRET_KEY": self.secret,
+                "ALPACA_DATA_URL": self.url, "ALPACA_TRADING_URL": self.url}
+
     def catalog(self) -> dict:
         return self._control("GET", "catalog")
 

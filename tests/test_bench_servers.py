@@ -32,14 +32,7 @@ def get_json(port: int, path: str) -> tuple[int, dict]:
 def test_gunicorn_server_serves_opitios_and_stops(upstream, tmp_path):
     url = f"sqlite:///{tmp_path / 'opitios.db'}"
     upgrade(url, quiet=True)
-    env = {
-        "ALPACA_API_KEY": upstream.key,
-        "ALPACA_SECRET_KEY": upstream.secret,
-        "ALPACA_DATA_URL": upstream.url,
-        "ALPACA_TRADING_URL": upstream.url,
-        "DATABASE_URL": url,
-    }
-    server = GunicornServer("wsgi:app", workers=2, env=env)
+    server = GunicornServer("wsgi:app", workers=2, env={**upstream.gateway_env(), "DATABASE_URL": url})
     with server:
         assert server.url == f"http://127.0.0.1:{server.port}"
         status, body = get_json(server.port, "/api/v1/stocks/AAPL/quote")

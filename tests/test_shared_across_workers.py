@@ -16,14 +16,7 @@ def gateway(sandbox, redis_url, tmp_path):
     """opitios under gunicorn with 2 gevent workers, the sandbox upstream and the machine's Redis."""
     database = f"sqlite:///{tmp_path / 'gateway.db'}"
     upgrade(database, quiet=True)
-    env = {
-        "ALPACA_API_KEY": sandbox.key,
-        "ALPACA_SECRET_KEY": sandbox.secret,
-        "ALPACA_DATA_URL": sandbox.url,
-        "ALPACA_TRADING_URL": sandbox.url,
-        "DATABASE_URL": database,
-        "REDIS_URL": redis_url,
-    }
+    env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": redis_url}
     server = GunicornServer("wsgi:app", workers=2, env=env).start()
     sandbox.reset()  # readiness probes are not part of what the tests count
     yield server

@@ -116,10 +116,7 @@ def make_app(sandbox, new_app):
 
     def build(**overrides):
         settings = {
-            "ALPACA_API_KEY": sandbox.key,
-            "ALPACA_SECRET_KEY": sandbox.secret,
-            "ALPACA_DATA_URL": sandbox.url,
-            "ALPACA_TRADING_URL": sandbox.url,
+            **sandbox.gateway_env(),
             "ALPACA_STOCK_FEED": "iex",
             "ALPACA_OPTION_FEED": "indicative",
             "ALPACA_PAPER": "true",

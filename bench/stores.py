@@ -1,37 +1,48 @@
-"""The stores a benchmark run starts from: a freshly migrated SQLite file and an emptied Redis database."""
+"""The stores a benchmark run starts from: a migrated SQLite file with market data open, and an emptied Redis database."""
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
+import redis
+from sqlalchemy import update
+
+from opitios.db import make_engine
 from opitios.migrate import upgrade
+from opitios.models import ApiConfiguration
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, so FLUSHDB never touches anyone else's keys
+# The most the runtime configuration allows: a benchmark measures serving, not the client limits.
+UNLIMITED_PER_HOUR = 1_000_000
 
 
-def migrated_sqlite(folder: Path) -> str:
-    """The URL of a new SQLite file in ``folder`` with every migration applied."""
-    url = f"sqlite:///{folder / 'opitios-bench.db'}"
+def migrated_sqlite(folder: Path, name: str = "opitios-bench.db") -> str:
+    """The URL of a new SQLite file in ``folder`` with every migration applied and market data open."""
+    url = f"sqlite:///{folder / name}"
     upgrade(url, quiet=True)
+    open_market_data(url)
     return url
 
 
-def flush_redis(host: str = "127.0.0.1", port: int = 6379, db: int = 14) -> str | None:
-    """FLUSHDB on ``db``; None when done, else why not (the gateway may not use Redis yet, so not fatal)."""
-    # Raw RESP over a socket: the redis client is not a dependency of opitios (yet).
-    command = f"*2\r\n$6\r\nSELECT\r\n${len(str(db))}\r\n{db}\r\n*1\r\n$7\r\nFLUSHDB\r\n".encode()
+def open_market_data(url: str) -> None:
+    """Let anonymous clients read market data, at (practically) no client limit."""
+    engine = make_engine(url)
+    table = ApiConfiguration.__table__
+    with engine.begin() as connection:
+        connection.execute(update(table).where(table.c.name == "access").values(config={"public_market_data": True}))
+        connection.execute(
+            update(table).where(table.c.name == "rate_limits").values(config={"anonymous_per_hour": UNLIMITED_PER_HOUR})
+        )
+    engine.dispose()
+
+
+def flush_redis(url: str = REDIS_URL) -> str | None:
+    """FLUSHDB on the benchmark's database; None when done, else why not."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        with socket.create_connection((host, port), timeout=2) as connection:
-            connection.sendall(command)
-            answer = b""
-            while answer.count(b"\r\n") < 2:
-                chunk = connection.recv(256)
-                if not chunk:
-                    break
-                answer += chunk
-    except OSError as error:
-        return f"Redis at {host}:{port} unreachable ({error}); `make services` starts it"
-    if answer != b"+OK\r\n+OK\r\n":
-        return f"Redis refused SELECT/FLUSHDB: {answer!r}"
+        client.flushdb()
+    except redis.RedisError as error:
+        return f"Redis at {url} unreachable ({error.__class__.__name__}); `make services` starts it"
+    finally:
+        client.close()
     return None

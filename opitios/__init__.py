@@ -26,6 +26,9 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
     """
     from opitios import config, errors, request_id, routes
+    from opitios.access import auth, hygiene
+    from opitios.access.keys import KeyVerifier
+    from opitios.access.limits import init_limiter
     from opitios.db import database_url, make_engine
     from opitios.error_log import ErrorLogWriter
     from opitios.registry import available
@@ -61,8 +64,12 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     runtime.start()
     app.extensions["opitios.error_log"].start()
 
+    app.extensions["opitios.keys"] = KeyVerifier(engine, lambda: runtime.section("runtime")["config_refresh_seconds"])
     request_id.init_app(app)
+    hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
+    auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)
+    app.extensions["opitios.limiter"] = init_limiter(app, app.config["REDIS_URL"], routes.market_data_blueprints())
     errors.register_error_handlers(app)
     _announce(app)
     return app
@@ -129,3 +136,5 @@ def _announce(app: Flask) -> None:
         log.warning("DEMO MODE: upstream is the offline sandbox at %s; its data is synthetic", described.get("data_url"))
     if not described.get("configured"):
         log.warning("no upstream credentials: market-data routes answer 503 UPSTREAM_NOT_CONFIGURED")
+    if not app.config["ALPACA_PAPER"]:
+        log.warning("LIVE TRADING: ALPACA_PAPER=false and OPITIOS_ALLOW_LIVE_TRADING=true; orders use real money")

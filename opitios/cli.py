@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from opitios import create_app, migrate
+from opitios.access.keys import create_key, list_keys, revoke_key
 from opitios.config import settings_from_env
 from opitios.db import database_url, make_engine
 from opitios.models import ApiConfiguration, ErrorLog
@@ -160,6 +161,51 @@ def config_validate() -> None:
             click.echo(f"refused  {name}: {json.dumps(error.messages)}")
     if bad:
         raise SystemExit(1)
+
+
+# -- keys --------------------------------------------------------------------------------------------
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Issue, list and revoke API keys (only their hashes are stored)."""
+
+
+@keys_group.command("create", with_appcontext=False)
+@click.option("--name", required=True, help="who or what the key is for")
+@click.option("--scopes", default="read", show_default=True, help="comma-separated: read, trade, admin")
+def keys_create(name: str, scopes: str) -> None:
+    """Create a key and print it once; it cannot be shown again."""
+    wanted = [scope.strip() for scope in scopes.split(",") if scope.strip()]
+    with _engine() as engine:
+        try:
+            key, prefix = create_key(engine, name, wanted)
+        except ValueError as error:
+            _fail(str(error))
+        except SQLAlchemyError as error:
+            _fail(f"cannot write api_keys: {error.__class__.__name__} (run: opitios db upgrade)")
+    click.echo(f"prefix {prefix}, scopes {','.join(wanted)}; the key (shown only now):")
+    click.echo(key)
+
+
+@keys_group.command("list", with_appcontext=False)
+def keys_list() -> None:
+    """Prefixes, names, scopes and dates; never the keys."""
+    with _engine() as engine:
+        for row in list_keys(engine):
+            state = f"revoked {row.revoked_at}" if row.revoked_at else "live"
+            click.echo(f"{row.prefix}  {','.join(row.scopes):<16} {state:<10} created {row.created_at}  "
+                       f"last used {row.last_used_at or 'never'}  {row.name}")
+
+
+@keys_group.command("revoke", with_appcontext=False)
+@click.argument("prefix")
+def keys_revoke(prefix: str) -> None:
+    """Revoke the key with PREFIX; every worker refuses it within config_refresh_seconds."""
+    with _engine() as engine:
+        if not revoke_key(engine, prefix):
+            _fail(f"no live key with prefix {prefix!r}")
+    click.echo(f"revoked {prefix}")
 
 
 # -- errors --------------------------------------------------------------------------------------

@@ -64,16 +64,42 @@ def _workers(env: Mapping[str, str]) -> int:
     return int(value)
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _text(env, name)
+    if value is None:
+        return default
+    if not value.isdigit():
+        raise ConfigError(f"{name} must be a whole number, not {value!r}")
+    return int(value)
+
+
+def _origins(env: Mapping[str, str]) -> list[str]:
+    value = _text(env, "OPITIOS_CORS_ORIGINS")
+    return [origin.strip() for origin in value.split(",") if origin.strip()] if value else []
+
+
+def _live_guard(paper: bool, env: Mapping[str, str]) -> bool:
+    allowed = _flag(env, "OPITIOS_ALLOW_LIVE_TRADING", False)
+    if not paper and not allowed:
+        raise ConfigError(
+            "ALPACA_PAPER=false means live trading with real money; "
+            "set OPITIOS_ALLOW_LIVE_TRADING=true as well to confirm that this is intended"
+        )
+    return allowed
+
+
 def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Read every setting the service knows from ``env`` (default: the process environment).
 
     Keys are upper-case so the result can go straight into ``app.config``.
     """
     env = os.environ if env is None else env
+    paper = _flag(env, "ALPACA_PAPER", True)
     return {
         "ALPACA_API_KEY": _text(env, "ALPACA_API_KEY"),
         "ALPACA_SECRET_KEY": _text(env, "ALPACA_SECRET_KEY"),
-        "ALPACA_PAPER": _flag(env, "ALPACA_PAPER", True),
+        "ALPACA_PAPER": paper,
+        "OPITIOS_ALLOW_LIVE_TRADING": _live_guard(paper, env),
         "ALPACA_DATA_URL": _text(env, "ALPACA_DATA_URL"),
         "ALPACA_TRADING_URL": _text(env, "ALPACA_TRADING_URL"),
         "ALPACA_STOCK_FEED": _choice(env, "ALPACA_STOCK_FEED", "iex", STOCK_FEEDS),
@@ -86,6 +112,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OPITIOS_UPSTREAM_TIMEOUT": _positive(env, "OPITIOS_UPSTREAM_TIMEOUT", 5.0),
         "OPITIOS_DEMO": _flag(env, "OPITIOS_DEMO", False),
         "OPITIOS_LOG_LEVEL": _text(env, "OPITIOS_LOG_LEVEL", "INFO").upper(),
+        "OPITIOS_TRUSTED_PROXIES": _count(env, "OPITIOS_TRUSTED_PROXIES", 0),
+        "OPITIOS_CORS_ORIGINS": _origins(env),
     }
 
 

@@ -5,7 +5,10 @@ import pytest
 import redis
 from sqlalchemy import delete, insert, text, update
 
+from flask.testing import FlaskClient
+
 from opitios import create_app, stop_background
+from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration, ErrorLog
@@ -33,24 +36,35 @@ def engine(database_url):
     engine.dispose()
 
 
-@pytest.fixture
-def rows(engine):
+class Rows:
     """Write api_configurations rows as an operator would."""
 
-    class Rows:
-        def put(self, name, config, active=True):
-            with engine.begin() as connection:
-                changed = connection.execute(
-                    update(ApiConfiguration).where(ApiConfiguration.name == name).values(config=config, is_active=active)
-                ).rowcount
-                if not changed:
-                    connection.execute(insert(ApiConfiguration).values(name=name, config=config, is_active=active))
+    def __init__(self, engine):
+        self.engine = engine
 
-        def sql(self, statement, **params):
-            with engine.begin() as connection:
-                connection.execute(text(statement), params)
+    def put(self, name, config, active=True):
+        with self.engine.begin() as connection:
+            changed = connection.execute(
+                update(ApiConfiguration).where(ApiConfiguration.name == name).values(config=config, is_active=active)
+            ).rowcount
+            if not changed:
+                connection.execute(insert(ApiConfiguration).values(name=name, config=config, is_active=active))
 
-    return Rows()
+    def sql(self, statement, **params):
+        with self.engine.begin() as connection:
+            connection.execute(text(statement), params)
+
+
+@pytest.fixture
+def rows(engine):
+    """The session database's configuration rows."""
+    return Rows(engine)
+
+
+@pytest.fixture
+def rows_of():
+    """Configuration rows of another database."""
+    return Rows
 
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/15"
@@ -64,6 +78,23 @@ def redis_url():
     yield REDIS_TEST_URL
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def api_key(engine):
+    """A key with every scope a market-data or trading test needs, in the session's database."""
+    key, _ = create_key(engine, "test suite", ["read", "trade"])
+    return key
+
+
+class KeyedClient(FlaskClient):
+    """A test client that sends the suite's API key unless a test takes it away."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        key = self.application.config.get("TEST_API_KEY")
+        if key:
+            self.environ_base["HTTP_X_API_KEY"] = key
 
 
 @pytest.fixture(autouse=True)
@@ -96,12 +127,14 @@ def sandbox(sandbox_server):
 
 
 @pytest.fixture
-def new_app():
+def new_app(api_key):
     """create_app(), with the app's background threads stopped when the test ends."""
     built = []
 
     def build(overrides=None):
         app = create_app(overrides)
+        app.config["TEST_API_KEY"] = api_key
+        app.test_client_class = KeyedClient
         built.append(app)
         return app
 

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from bench.servers import GunicornServer, port_open
-from opitios.migrate import upgrade
+from bench.stores import migrated_sqlite
 from sandbox.client import SandboxServer
 
 
@@ -30,8 +30,7 @@ def get_json(port: int, path: str) -> tuple[int, dict]:
 
 
 def test_gunicorn_server_serves_opitios_and_stops(upstream, tmp_path):
-    url = f"sqlite:///{tmp_path / 'opitios.db'}"
-    upgrade(url, quiet=True)
+    url = migrated_sqlite(tmp_path)
     server = GunicornServer("wsgi:app", workers=2, env={**upstream.gateway_env(), "DATABASE_URL": url})
     with server:
         assert server.url == f"http://127.0.0.1:{server.port}"

@@ -18,9 +18,13 @@ def test_defaults_match_the_contract():
 
 def test_values_are_read_and_normalized():
     settings = settings_from_env(
-        {"ALPACA_PAPER": "false", "ALPACA_STOCK_FEED": "SIP", "OPITIOS_WORKERS": "3", "OPITIOS_UPSTREAM_TIMEOUT": "0.5"}
+        {"ALPACA_PAPER": "false", "OPITIOS_ALLOW_LIVE_TRADING": "true", "ALPACA_STOCK_FEED": "SIP",
+         "OPITIOS_WORKERS": "3", "OPITIOS_UPSTREAM_TIMEOUT": "0.5", "OPITIOS_TRUSTED_PROXIES": "1",
+         "OPITIOS_CORS_ORIGINS": "https://a.example, https://b.example"}
     )
-    assert settings["ALPACA_PAPER"] is False
+    assert settings["ALPACA_PAPER"] is False and settings["OPITIOS_ALLOW_LIVE_TRADING"] is True
+    assert settings["OPITIOS_TRUSTED_PROXIES"] == 1
+    assert settings["OPITIOS_CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
     assert settings["ALPACA_STOCK_FEED"] == "sip"
     assert settings["OPITIOS_WORKERS"] == 3
     assert settings["OPITIOS_UPSTREAM_TIMEOUT"] == 0.5
@@ -35,6 +39,7 @@ def test_values_are_read_and_normalized():
         ("OPITIOS_WORKERS", "0"),
         ("OPITIOS_UPSTREAM_TIMEOUT", "-1"),
         ("OPITIOS_UPSTREAM_TIMEOUT", "soon"),
+        ("OPITIOS_TRUSTED_PROXIES", "two"),
     ],
 )
 def test_unusable_values_stop_the_start_with_the_variable_named(name, value):
@@ -50,3 +55,17 @@ def test_overrides_take_the_place_of_environment_variables(monkeypatch, new_app)
     assert app.config["SOMETHING_ELSE"] == 7
     with pytest.raises(ConfigError, match="ALPACA_OPTION_FEED"):
         new_app({"ALPACA_OPTION_FEED": "nope"})
+
+
+def test_live_trading_needs_an_explicit_second_yes():
+    with pytest.raises(ConfigError, match="OPITIOS_ALLOW_LIVE_TRADING=true"):
+        settings_from_env({"ALPACA_PAPER": "false"})
+    with pytest.raises(ConfigError, match="OPITIOS_ALLOW_LIVE_TRADING=true"):
+        settings_from_env({"ALPACA_PAPER": "false", "OPITIOS_ALLOW_LIVE_TRADING": "false"})
+    assert settings_from_env({"ALPACA_PAPER": "true"})["ALPACA_PAPER"] is True
+
+
+def test_a_live_start_is_announced(new_app, caplog):
+    app = new_app({"ALPACA_PAPER": "false", "OPITIOS_ALLOW_LIVE_TRADING": "true", "ALPACA_API_KEY": None})
+    assert any("LIVE TRADING" in record.getMessage() for record in caplog.records)
+    assert app.test_client().get("/api/v1/health").get_json()["data"]["mode"] == "live"

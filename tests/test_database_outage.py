@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select, text, update
 
+from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration, ErrorLog
@@ -57,8 +58,10 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     with postgres.begin() as connection:
         connection.execute(update(ApiConfiguration).where(ApiConfiguration.name == "runtime").values(config={"config_refresh_seconds": 0.2}))
     set_limit(postgres, 2)
+    key, _ = create_key(postgres, "outage test", ["read"])
     app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
     client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = key  # a key of this database, verified before the outage
     writer = app.extensions["opitios.error_log"]
     assert readiness(client)[0] == 200
     assert batch_status(client, 3) == 400  # the database's limit (2) is in force
@@ -67,7 +70,7 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     status, report = eventually(lambda: (r := readiness(client))[0] == 503 and r, timeout=5)
     assert report["checks"]["database"] == "down"
     assert client.get("/api/v1/health/ready").headers["X-Error-Code"] == "SERVICE_NOT_READY"
-    # Data still flows, on the last good configuration.
+    # Data still flows, on the last good configuration, for the key verified before the outage.
     assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
     assert batch_status(client, 3) == 400 and batch_status(client, 2) == 200
     dropped_before = writer.status()["dropped"]

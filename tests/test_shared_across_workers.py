@@ -1,4 +1,4 @@
-"""Across two gunicorn workers sharing Redis: one upstream call per cold key, one budget for all."""
+"""Across two gunicorn workers sharing Redis: one upstream call per cold key, one budget, one client limit."""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -6,7 +6,9 @@ import pytest
 import requests
 
 from bench.servers import GunicornServer, access_entries
-from opitios.migrate import upgrade
+from bench.stores import migrated_sqlite
+from opitios.access.keys import create_key
+from opitios.db import make_engine
 
 SNAPSHOTS = "/v2/stocks/snapshots"
 
@@ -14,8 +16,8 @@ SNAPSHOTS = "/v2/stocks/snapshots"
 @pytest.fixture
 def gateway(sandbox, redis_url, tmp_path):
     """opitios under gunicorn with 2 gevent workers, the sandbox upstream and the machine's Redis."""
-    database = f"sqlite:///{tmp_path / 'gateway.db'}"
-    upgrade(database, quiet=True)
+    # Market data open to anonymous clients, at no practical client limit: these tests are about the upstream.
+    database = migrated_sqlite(tmp_path, "gateway.db")
     env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": redis_url}
     server = GunicornServer("wsgi:app", workers=2, env=env).start()
     sandbox.reset()  # readiness probes are not part of what the tests count
@@ -24,10 +26,10 @@ def gateway(sandbox, redis_url, tmp_path):
     server.remove_log()
 
 
-def fire(url: str, paths: list[str], concurrency: int) -> list[requests.Response]:
-    """All requests at once (up to ``concurrency`` in flight), each on its own connection."""
+def fire(url: str, paths: list[str], concurrency: int, headers: dict | None = None) -> list[requests.Response]:
+    """All requests at once (up to ``concurrency`` in flight), each on its own connection, answers in order."""
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        return list(pool.map(lambda path: requests.get(url + path, timeout=30), paths))
+        return list(pool.map(lambda path: requests.get(url + path, headers=headers, timeout=30), paths))
 
 
 def test_a_hundred_concurrent_misses_across_workers_make_one_upstream_call(gateway, sandbox):
@@ -56,3 +58,23 @@ def test_a_thousand_requests_over_five_hundred_symbols_stay_within_the_budget(ga
             assert response.status_code == 404 and body["error"]["code"] == "SYMBOL_NOT_FOUND"
         outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
     assert outcomes.get(429, 0) > 0 and outcomes.get(404, 0) > 0
+
+
+def test_a_client_limit_holds_across_workers(sandbox, redis_url, tmp_path, rows_of):
+    database = migrated_sqlite(tmp_path, "limits.db")
+    engine = make_engine(database)
+    key, _ = create_key(engine, "limited desk", ["read"])
+    rows_of(engine).put("rate_limits", {"keyed_per_minute": 5})
+    engine.dispose()
+    env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": redis_url}
+    with GunicornServer("wsgi:app", workers=2, env=env) as server:
+        log_start = server.log_size()
+        responses = fire(server.url, ["/api/v1/stocks/AAPL/quote"] * 10, concurrency=1, headers={"X-API-Key": key})
+        served_by = {entry.pid for entry in access_entries(server.log_since(log_start))}
+    assert [r.status_code for r in responses] == [200] * 5 + [429] * 5
+    assert [r.headers["X-RateLimit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
+    for response in responses[5:]:
+        assert response.headers["X-Error-Code"] == "RATE_LIMIT_EXCEEDED"
+        assert response.headers["X-RateLimit-Limit"] == "5" and response.headers["X-RateLimit-Remaining"] == "0"
+        assert 1 <= int(response.headers["Retry-After"]) <= 61
+    assert len(served_by) == 2  # the count was shared: both workers answered

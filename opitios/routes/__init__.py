@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+import json
+
+from flask import Blueprint, Flask, request
 
 from opitios.errors import ApiError
 
 API_PREFIX = "/api/v1"
+MAX_JSON_DEPTH = 16  # our bodies nest two levels; anything deeper is not for us
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of a parsed JSON value, counted without recursion, stopping past ``limit``."""
+    deepest, pending = 0, [(value, 1)]
+    while pending and deepest <= limit:
+        item, level = pending.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            children = item.values() if isinstance(item, dict) else item
+            pending.extend((child, level + 1) for child in children)
+    return deepest
 
 
 def json_body() -> dict:
-    """The request's JSON object body; anything else is INVALID_REQUEST_BODY."""
-    raw = request.get_data(cache=True)
+    """The request's JSON object body (any Content-Type), at most MAX_JSON_DEPTH deep; else INVALID_REQUEST_BODY."""
+    raw = request.get_data(cache=True)  # the size was bounded (413) before anything was read
     if not raw.strip():
         raise ApiError("INVALID_REQUEST_BODY", "The request needs a JSON object body")
-    body = request.get_json(force=True, silent=True)
-    if body is None:
-        raise ApiError("INVALID_REQUEST_BODY", "The request body is not valid JSON")
+    try:
+        body = json.loads(raw)
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep for the parser itself
+        raise ApiError("INVALID_REQUEST_BODY", "The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError("INVALID_REQUEST_BODY", "The request body must be a JSON object")
+    if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
+        raise ApiError("INVALID_REQUEST_BODY", f"The request body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
 
 
-def register_blueprints(app: Flask) -> None:
-    from opitios.routes import ops, options, stocks
+def market_data_blueprints() -> list[Blueprint]:
+    from opitios.routes import options, stocks
 
-    for module in (stocks, options, ops):
-        app.register_blueprint(module.bp, url_prefix=API_PREFIX)
+    return [stocks.bp, options.bp]
+
+
+def register_blueprints(app: Flask) -> None:
+    from opitios.routes import ops
+
+    for blueprint in (*market_data_blueprints(), ops.bp):
+        app.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -1,0 +1,59 @@
+"""Who is asking, and may they: the API key from the request, checked against the route's scope.
+
+Market data needs ``read`` unless the operator opened it (``access.public_market_data``);
+trading always needs ``trade``; ``admin`` allows everything. Operations
+(health, metrics) are open.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, current_app, g, request
+
+from opitios.access.keys import KeysUnavailable, KeyVerifier
+from opitios.errors import ApiError
+
+# Blueprint → the scope its routes need.
+SCOPE_BY_BLUEPRINT = {"stocks": "read", "options": "read", "trading": "trade"}
+
+
+def presented_key() -> str | None:
+    """``X-API-Key``, or ``Authorization: Bearer <key>`` for clients that can only set that header."""
+    key = request.headers.get("X-API-Key", "").strip()
+    if key:
+        return key
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return None
+
+
+def _authenticate() -> None:
+    g.client = None
+    needed = SCOPE_BY_BLUEPRINT.get(request.blueprint)
+    if needed is None:
+        return
+    key = presented_key()
+    if key is not None:
+        verifier: KeyVerifier = current_app.extensions["opitios.keys"]
+        try:
+            g.client = verifier.verify(key)
+        except KeysUnavailable:
+            raise ApiError("SERVICE_NOT_READY", "API keys cannot be verified right now; retry shortly") from None
+        if g.client is None:
+            raise ApiError("INVALID_API_KEY", "The API key is not valid (unknown, malformed or revoked)")
+    public = current_app.extensions["opitios.config"].section("access")["public_market_data"]
+    if g.client is None:
+        if needed == "read" and public:
+            return
+        raise ApiError("AUTHENTICATION_REQUIRED", "This route needs an API key (X-API-Key or Authorization: Bearer)")
+    if not g.client.allows(needed):
+        raise ApiError(
+            "INSUFFICIENT_PERMISSIONS",
+            f"The API key {g.client.prefix} lacks the '{needed}' scope",
+            details={"needed": needed, "scopes": list(g.client.scopes)},
+        )
+
+
+def init_app(app: Flask) -> None:
+    """Register before the rate limiter, which keys its limits on the client found here."""
+    app.before_request(_authenticate)

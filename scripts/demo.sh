@@ -14,7 +14,11 @@ for _ in $(seq 1 50); do
   sleep 0.2
 done
 
+# A database of the demo's own, with market data open to anonymous clients so curl needs no key.
+export DATABASE_URL="sqlite:///$PWD/instance/demo.db"
+mkdir -p instance
 .venv/bin/opitios db upgrade
+.venv/bin/opitios config set access public_market_data=true >/dev/null
 echo "DEMO: opitios is serving SANDBOX data from http://127.0.0.1:$port (not real market data)"
 ALPACA_API_KEY=sandbox-key ALPACA_SECRET_KEY=sandbox-secret \
 ALPACA_DATA_URL="http://127.0.0.1:$port" ALPACA_TRADING_URL="http://127.0.0.1:$port" \

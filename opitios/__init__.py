@@ -69,7 +69,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
     auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)
-    app.extensions["opitios.limiter"] = init_limiter(app, app.config["REDIS_URL"], routes.market_data_blueprints())
+    app.extensions["opitios.limiter"] = init_limiter(app, app.config["REDIS_URL"], routes.client_blueprints())
     errors.register_error_handlers(app)
     _announce(app)
     return app

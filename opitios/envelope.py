@@ -84,6 +84,25 @@ def success_response(result: Result) -> Response:
     return current_app.response_class(body, status=200, headers=headers, mimetype="application/json")
 
 
+def trading_response(result) -> Response:
+    """A broker answer: the success envelope, never to be stored by anyone (``no-store``)."""
+    now = utc_now()
+    metadata = {
+        "request_id": current_request_id(),
+        "timestamp": iso_millis(now),
+        "data_source": result.data_source,
+        "provider": result.provider,
+        "data_timestamp": result.data_timestamp,
+        "data_freshness_seconds": freshness_seconds(result.data_timestamp, now),
+        "market_status": result.market_status,
+        "cache": "none",
+    }
+    if result.replayed is not None:
+        metadata["idempotent_replay"] = result.replayed
+    headers = {"Cache-Control": "no-store", "X-Data-Source": result.data_source}
+    return _json({"data": result.data, "metadata": metadata}, 200, headers)
+
+
 def plain_response(data: dict[str, Any], status: int = 200) -> Response:
     """An operations answer (health): the success envelope without market-data provenance."""
     metadata = {"request_id": current_request_id(), "timestamp": iso_millis(utc_now())}

@@ -146,6 +146,45 @@ class MarketDataProvider(Protocol):
         """The upstream's market clock."""
 
 
+class OrderRequest(TypedDict, total=False):
+    """An order as the gateway validated it; numbers are exact decimal strings."""
+
+    symbol: str
+    asset_class: str  # "us_equity" or "us_option"
+    qty: str
+    side: str
+    type: str
+    time_in_force: str
+    limit_price: str
+    stop_price: str
+    client_order_id: str
+
+
+class TradingProvider(Protocol):
+    """What the gateway asks of a broker. Every object is returned as the broker sent it."""
+
+    def account(self) -> dict[str, Any]:
+        """The trading account."""
+
+    def positions(self) -> list[dict[str, Any]]:
+        """Open positions."""
+
+    def orders(self, status: str, limit: int) -> list[dict[str, Any]]:
+        """Orders by status (``open``, ``closed``, ``all``), newest first."""
+
+    def order(self, order_id: str) -> dict[str, Any]:
+        """One order; ``OrderNotFound`` when the broker has none with that id."""
+
+    def order_by_client_id(self, client_order_id: str) -> dict[str, Any]:
+        """The order placed with that ``client_order_id``; ``OrderNotFound`` otherwise."""
+
+    def place_order(self, order: OrderRequest) -> dict[str, Any]:
+        """Place it once (never retried); ``DuplicateClientOrderId`` when the id was used, ``OrderRejected`` when refused."""
+
+    def cancel_order(self, order_id: str) -> None:
+        """Ask the broker to cancel; ``OrderRejected`` when it cannot be canceled any more."""
+
+
 class ProviderError(Exception):
     """An upstream problem, named by the contract's error code it becomes."""
 
@@ -186,3 +225,17 @@ class UpstreamRejectedRequest(ProviderError):
     """The upstream refused the parameters we sent (its 400/422)."""
 
     code = "INVALID_PARAMETER"
+
+
+class OrderRejected(ProviderError):
+    """The broker refused the order or the cancellation; the message is its reason."""
+
+    code = "ORDER_REJECTED"
+
+
+class OrderNotFound(ProviderError):
+    code = "ORDER_NOT_FOUND"
+
+
+class DuplicateClientOrderId(OrderRejected):
+    """The ``client_order_id`` was used before: the existing order is the answer."""

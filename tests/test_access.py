@@ -5,7 +5,6 @@ import logging
 
 import pytest
 from click.testing import CliRunner
-from flask import Blueprint
 from sqlalchemy import select, text
 
 from opitios.access.keys import create_key, matches
@@ -56,11 +55,7 @@ def test_unknown_scopes_are_refused():
 
 @pytest.fixture
 def app(make_app):
-    app = make_app()
-    trading = Blueprint("trading", __name__)  # stands for the trading routes: they need 'trade'
-    trading.add_url_rule("/api/v1/_trade_probe", "probe", lambda: {"ok": True})
-    app.register_blueprint(trading)
-    return app
+    return make_app()
 
 
 @pytest.fixture
@@ -97,10 +92,10 @@ def test_trading_needs_trade_whatever_public_market_data_says(app, keys, rows):
     rows.put("access", {"public_market_data": True})
     client = app.test_client()
     app.extensions["opitios.config"].refresh()
-    assert anonymous(client).get("/api/v1/_trade_probe").status_code == 401
-    assert with_key(client, keys["read"]).get("/api/v1/_trade_probe").headers["X-Error-Code"] == "INSUFFICIENT_PERMISSIONS"
-    assert with_key(client, keys["trade"]).get("/api/v1/_trade_probe").status_code == 200
-    assert with_key(client, keys["admin"]).get("/api/v1/_trade_probe").status_code == 200
+    assert anonymous(client).get("/api/v1/account").status_code == 401
+    assert with_key(client, keys["read"]).get("/api/v1/account").headers["X-Error-Code"] == "INSUFFICIENT_PERMISSIONS"
+    assert with_key(client, keys["trade"]).get("/api/v1/account").status_code == 200
+    assert with_key(client, keys["admin"]).get("/api/v1/account").status_code == 200
 
 
 def test_public_market_data_opens_reads_but_not_to_a_bad_key(app, rows):

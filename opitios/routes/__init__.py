@@ -40,14 +40,15 @@ def json_body() -> dict:
     return body
 
 
-def market_data_blueprints() -> list[Blueprint]:
-    from opitios.routes import options, stocks
+def client_blueprints() -> list[Blueprint]:
+    """The blueprints behind API keys and client rate limits (market data and trading)."""
+    from opitios.routes import options, stocks, trading
 
-    return [stocks.bp, options.bp]
+    return [stocks.bp, options.bp, trading.bp]
 
 
 def register_blueprints(app: Flask) -> None:
     from opitios.routes import ops
 
-    for blueprint in (*market_data_blueprints(), ops.bp):
+    for blueprint in (*client_blueprints(), ops.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -10,6 +10,7 @@ from opitios.services.cached import CachedFetch, Protection
 from opitios.services.clock import MarketClock
 from opitios.services.options import OptionService
 from opitios.services.stocks import StockService
+from opitios.services.trading import TradingService
 from providers.base import MarketDataProvider
 
 
@@ -21,6 +22,7 @@ class Services:
     clock: MarketClock
     stocks: StockService
     options: OptionService
+    trading: TradingService
 
     @classmethod
     def build(cls, provider: MarketDataProvider, protection: Protection) -> "Services":
@@ -32,6 +34,7 @@ class Services:
             clock,
             StockService(provider, clock, config, cached),
             OptionService(provider, clock, config, cached),
+            TradingService(provider, protection.gate, protection.flight, clock, protection.wait_seconds),
         )
 
 

@@ -51,6 +51,12 @@ class SingleFlight:
             self._held |= owned
             return owned
 
+    def held(self, key: str) -> bool:
+        """Whether someone still holds a claim on ``key``."""
+        if self._shared is None:
+            return key in self._held
+        return self._shared.run(lambda: bool(self._shared.client.exists(PREFIX + key)), lambda: key in self._held)
+
     def release(self, token: str, keys: set[str]) -> None:
         if not keys:
             return

@@ -33,14 +33,17 @@ class UpstreamGate:
         self._config = config
         self._timeout = timeout
 
-    def call(self, function: Callable[..., T], *args) -> T:
-        """``function(*args)`` against the upstream, within one upstream timeout in all."""
+    def call(self, function: Callable[..., T], *args, retry: bool = True) -> T:
+        """``function(*args)`` against the upstream, within one upstream timeout in all.
+
+        ``retry=False`` for what must happen at most once (placing an order).
+        """
         upstream = self._config.section("upstream")
         deadline = time.monotonic() + self._timeout
         token = UPSTREAM_DEADLINE.set(deadline)
         try:
             return self.circuit.call(
-                lambda: self._with_retries(function, args, deadline, upstream["requests_per_minute"]),
+                lambda: self._with_retries(function, args, deadline, upstream["requests_per_minute"], retry),
                 failures=upstream["circuit_failures"],
                 open_seconds=upstream["circuit_open_seconds"],
             )
@@ -51,7 +54,10 @@ class UpstreamGate:
         finally:
             UPSTREAM_DEADLINE.reset(token)
 
-    def _with_retries(self, function, args, deadline: float, per_minute: int):
+    def _with_retries(self, function, args, deadline: float, per_minute: int, retry: bool):
+        if not retry:
+            return self._attempt(function, args, per_minute)
+
         def out_of_time(state) -> bool:
             return time.monotonic() + (state.upcoming_sleep or 0) >= deadline
 

@@ -22,7 +22,7 @@ from providers.base import (
 )
 
 
-def _upstream_message(error: APIError) -> str | None:
+def upstream_message(error: APIError) -> str | None:
     """Alpaca's own ``message`` from an error body, if the body has one."""
     try:
         body = json.loads(str(error))
@@ -50,7 +50,7 @@ def _retry_after(response: requests.Response | None) -> int | None:
 
 def from_api_error(error: APIError, what: str) -> ProviderError:
     status = error.status_code
-    said = _upstream_message(error)
+    said = upstream_message(error)
     details = {"upstream_status": status}
     if said:
         details["upstream_message"] = said

@@ -11,6 +11,7 @@ from alpaca.data.requests import OptionSnapshotRequest, StockSnapshotRequest
 from providers.alpaca import wire
 from providers.alpaca.clients import AlpacaClients, base_urls, build_clients
 from providers.alpaca.errors import translated
+from providers.alpaca.trading import AlpacaTrading
 from providers.base import (
     BarsPage,
     BarsQuery,
@@ -28,8 +29,8 @@ from providers.base import (
 HISTORY_START = "2016-01-01"
 
 
-class AlpacaProvider:
-    """Market data from Alpaca through alpaca-py; clients are built once, here, and reused."""
+class AlpacaProvider(AlpacaTrading):
+    """Market data and trading from Alpaca through alpaca-py; clients are built once, here, and reused."""
 
     name = "alpaca"
 

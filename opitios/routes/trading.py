@@ -1,0 +1,92 @@
+"""Trading (CONTRACT §4): account, positions, orders, and the original service's order routes; 'trade' scope."""
+
+from __future__ import annotations
+
+from flask import Blueprint, g, request
+
+from opitios.envelope import trading_response
+from opitios.errors import ApiError
+from opitios.request_id import current_request_id
+from opitios.routes import json_body
+from opitios.schemas.trading import OrderArgs, OrdersQueryArgs, order_id
+from opitios.services import services
+
+bp = Blueprint("trading", __name__)
+
+_any_order = OrderArgs("any")
+_stock_order = OrderArgs("stock")
+_option_order = OrderArgs("option")
+_orders_query = OrdersQueryArgs()
+
+
+def _trading():
+    return services().trading
+
+
+def _place(schema: OrderArgs, body: dict):
+    """Validate, map an Idempotency-Key header onto client_order_id, place once."""
+    key = request.headers.get("Idempotency-Key", "").strip()
+    if key:
+        if body.get("client_order_id") not in (None, key):
+            raise ApiError("INVALID_REQUEST_BODY", "Idempotency-Key and client_order_id differ; send one of them")
+        body = {**body, "client_order_id": key}
+    order = schema.load(body)
+    client = g.client.prefix if g.get("client") else "-"
+    return trading_response(_trading().place(order, client, current_request_id()))
+
+
+@bp.get("/account")
+def account():
+    return trading_response(_trading().account())
+
+
+@bp.get("/positions")
+def positions():
+    return trading_response(_trading().positions())
+
+
+@bp.get("/orders")
+def orders():
+    args = _orders_query.load(request.args)
+    return trading_response(_trading().orders(args["status"], args["limit"]))
+
+
+@bp.get("/orders/<order_ref>")
+def order(order_ref: str):
+    return trading_response(_trading().order(order_id(order_ref)))
+
+
+@bp.delete("/orders/<order_ref>")
+def cancel(order_ref: str):
+    return trading_response(_trading().cancel(order_id(order_ref)))
+
+
+@bp.post("/orders")
+def place():
+    return _place(_any_order, json_body())
+
+
+@bp.post("/stocks/order")
+def place_stock():
+    return _place(_stock_order, json_body())
+
+
+@bp.post("/options/order")
+def place_option():
+    return _place(_option_order, json_body())
+
+
+@bp.post("/stocks/<symbol>/buy")
+def buy(symbol: str):
+    return _place(_stock_order, _with_path(json_body(), symbol, "buy"))
+
+
+@bp.post("/stocks/<symbol>/sell")
+def sell(symbol: str):
+    return _place(_stock_order, _with_path(json_body(), symbol, "sell"))
+
+
+def _with_path(body: dict, symbol: str, side: str) -> dict:
+    if "symbol" in body or "side" in body:
+        raise ApiError("INVALID_REQUEST_BODY", "The path names the symbol and the side; leave them out of the body")
+    return {**body, "symbol": symbol, "side": side}

@@ -64,7 +64,12 @@ class Circuit:
         breaker = self._current()
         breaker.fail_max, breaker.reset_timeout = failures, open_seconds
         try:
-            return breaker.call(function)
+            # pybreaker's own call() holds the breaker's lock for the whole upstream call, which
+            # would make a worker's upstream calls queue behind each other; only the state is
+            # read under the lock (so a half-open breaker may let a few probes through at once).
+            with breaker._lock:
+                state = breaker.state
+            return state.call(function)
         except pybreaker.CircuitBreakerError:
             raise CircuitOpen(
                 "The upstream is failing; opitios is not calling it for now (circuit open)",

@@ -17,13 +17,19 @@ _TRADING_MESSAGES = {
 }
 
 
-class ApiError(Exception):
-    """A request the API refuses; ``message`` None means the family's standard wording."""
+# Trading's code for a refused order body: Alpaca answers 422 with 40010001, not the derived 42210000.
+INVALID_ORDER = 40010001
 
-    def __init__(self, status: int, message: str | None = None):
+
+class ApiError(Exception):
+    """A request the API refuses; ``message`` None means the family's standard wording, ``code`` None
+    the trading code derived from the status."""
+
+    def __init__(self, status: int, message: str | None = None, code: int | None = None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 def family(path: str) -> str:
@@ -33,9 +39,10 @@ def family(path: str) -> str:
     return DATA
 
 
-def error_body(api: str, status: int, message: str | None = None) -> dict:
-    """The body Alpaca sends with ``status``; trading codes are status x 100000 + 10000 (40110000)."""
+def error_body(api: str, status: int, message: str | None = None, code: int | None = None) -> dict:
+    """The body Alpaca sends with ``status``; trading codes are status x 100000 + 10000 (40110000)
+    unless ``code`` says otherwise."""
     if api == TRADING:
         text = message or _TRADING_MESSAGES.get(status) or HTTPStatus(status).phrase.lower()
-        return {"code": status * 100_000 + 10_000, "message": text}
+        return {"code": code or status * 100_000 + 10_000, "message": text}
     return {"message": message or _DATA_MESSAGES.get(status) or HTTPStatus(status).phrase.lower()}

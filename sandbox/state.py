@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from http import HTTPStatus
 
+from .book import Book
 from .times import parse_now, rfc3339
 
 DEFAULT_SWITCHES = {
@@ -94,6 +95,7 @@ class State:
         self.secret = secret
         self._start_now = start_now
         self._lock = threading.Lock()
+        self.book = Book()
         with self._lock:
             self._reset_locked()
 
@@ -107,8 +109,10 @@ class State:
         self._used = 0
 
     def reset(self) -> None:
+        """Everything back to the start, the trading book (which has its own lock) included."""
         with self._lock:
             self._reset_locked()
+        self.book.reset()
 
     def context(self) -> Context:
         with self._lock:
@@ -129,9 +133,10 @@ class State:
                     self._switches[name] = value
         return self.switches()
 
-    def record(self, method: str, path: str, query: dict) -> dict:
-        """Count an API request on arrival; its status is filled in by ``finish``."""
-        entry = {"method": method, "path": path, "query": query, "status": None}
+    def record(self, method: str, path: str, query: dict, extra: dict | None = None) -> dict:
+        """Count an API request on arrival (``extra`` such as a POST's "body" joins its log entry);
+        its status is filled in by ``finish``."""
+        entry = {"method": method, "path": path, "query": query, **(extra or {}), "status": None}
         with self._lock:
             self._total += 1
             self._by_path[path] += 1

@@ -488,7 +488,7 @@ def test_validation_400s(wire, path, query, message):
 
 
 def test_unknown_path_is_404(wire):
-    paths = ("/v2/stocks/nothing", "/v3/stocks/bars", "/v1beta1/options/snapshots/AAPL/extra", "/v2/orders")
+    paths = ("/v2/stocks/nothing", "/v3/stocks/bars", "/v1beta1/options/snapshots/AAPL/extra", "/v2/assets")
     for path in paths:
         status, _, body = wire.get(path)
         assert (status, body) == (404, {"message": "Not Found"})

@@ -78,3 +78,23 @@ def test_a_client_limit_holds_across_workers(sandbox, redis_url, tmp_path, rows_
         assert response.headers["X-RateLimit-Limit"] == "5" and response.headers["X-RateLimit-Remaining"] == "0"
         assert 1 <= int(response.headers["Retry-After"]) <= 61
     assert len(served_by) == 2  # the count was shared: both workers answered
+
+
+def test_twenty_identical_orders_racing_across_workers_make_one_order(gateway, sandbox, tmp_path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'gateway.db'}")  # the gateway's own database
+    key, _ = create_key(engine, "racing desk", ["trade"])
+    engine.dispose()
+    sandbox.switches(latency_ms=300, path_prefix="/v2/orders")
+    body = {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "150", "client_order_id": "race-across"}
+    log_start = gateway.log_size()
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        answers = list(pool.map(
+            lambda _: requests.post(gateway.url + "/api/v1/orders", json=body, headers={"X-API-Key": key}, timeout=30),
+            range(20),
+        ))
+    assert [a.status_code for a in answers] == [200] * 20
+    assert len({a.json()["data"]["id"] for a in answers}) == 1
+    sandbox.switches(latency_ms=0)
+    _, _, orders = sandbox.get("/v2/orders", status="all")
+    assert len(orders) == 1
+    assert len({entry.pid for entry in access_entries(gateway.log_since(log_start))}) == 2

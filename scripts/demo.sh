@@ -19,6 +19,11 @@ export DATABASE_URL="sqlite:///$PWD/instance/demo.db"
 mkdir -p instance
 .venv/bin/opitios db upgrade
 .venv/bin/opitios config set access public_market_data=true >/dev/null
+# Trading always needs a key: the demo keeps one (for its own database only) in instance/demo.key.
+if [ ! -s instance/demo.key ]; then
+  .venv/bin/opitios keys create --name demo --scopes read,trade | tail -n 1 > instance/demo.key
+fi
+echo "DEMO: trading key for this sandbox demo: $(cat instance/demo.key)  (also in instance/demo.key)"
 echo "DEMO: opitios is serving SANDBOX data from http://127.0.0.1:$port (not real market data)"
 ALPACA_API_KEY=sandbox-key ALPACA_SECRET_KEY=sandbox-secret \
 ALPACA_DATA_URL="http://127.0.0.1:$port" ALPACA_TRADING_URL="http://127.0.0.1:$port" \

@@ -2,10 +2,17 @@
 
 gunicorn's gevent worker patches the standard library in each worker before
 it imports ``wsgi``, so sockets opened by the app (requests, redis) cooperate.
+Prometheus values of all workers meet in PROMETHEUS_MULTIPROC_DIR, set here
+before any worker starts (and so before any worker imports prometheus_client).
 """
 
+import json
 import multiprocessing
 import os
+import shutil
+import tempfile
+
+from gunicorn.glogging import Logger
 
 bind = os.environ.get("OPITIOS_BIND", "0.0.0.0:8081")
 workers = int(os.environ.get("OPITIOS_WORKERS") or multiprocessing.cpu_count())
@@ -19,6 +26,48 @@ max_requests_jitter = 1000
 accesslog = "-"
 errorlog = "-"
 loglevel = os.environ.get("OPITIOS_LOG_LEVEL", "info").lower()
+
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="opitios-metrics-"))
+
+
+class JsonAccessLogger(Logger):
+    """gunicorn's access log as one JSON object per line, like the application's own log."""
+
+    def access(self, resp, req, environ, request_time):
+        if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        line = {
+            "logger": "gunicorn.access",
+            "remote": atoms["h"],
+            "method": atoms["m"],
+            "path": atoms["U"],  # never the query string: a client may put anything there
+            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
+            "bytes": atoms["B"],
+            "duration_ms": round(request_time.total_seconds() * 1000, 2),
+            "request_id": atoms.get("{x-request-id}o"),
+            "cache": atoms.get("{x-cache-status}o"),
+            "user_agent": atoms["a"],
+            "pid": atoms["p"].strip("<>"),
+        }
+        self.access_log.info(json.dumps(line))
+
+
+logger_class = JsonAccessLogger
+
+
+def on_starting(server):
+    """Start from an empty metrics folder: values of an earlier run must not add up with ours."""
+    folder = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder, exist_ok=True)
+
+
+def child_exit(server, worker):
+    """A worker's live gauges leave with it."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def worker_exit(server, worker):

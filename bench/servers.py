@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -51,15 +51,6 @@ def http_status(port: int, path: str, timeout: float = 1.0) -> int | None:
         connection.close()
 
 
-# gunicorn's default access-log format plus X-Cache-Status ("-" when absent) and the worker's pid
-# ("<1234>"): readiness waits until every worker has answered, and the benchmark sees how requests
-# spread over the workers and how many the cache answered.
-ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-cache-status}o)s %(p)s'
-_ACCESS_LINE = re.compile(
-    r'"[A-Z]+ \S+ HTTP/[0-9.]+" (?P<status>\d{3}) .* (?P<cache>\S+) <(?P<pid>\d+)>$', re.MULTILINE
-)
-
-
 class AccessEntry(NamedTuple):
     status: int
     cache: str  # X-Cache-Status as sent (HIT, MISS, STALE), or "-"
@@ -67,19 +58,27 @@ class AccessEntry(NamedTuple):
 
 
 def access_entries(text: str) -> list[AccessEntry]:
-    """One entry per access-log line in ``text``."""
-    return [AccessEntry(int(m["status"]), m["cache"], int(m["pid"])) for m in _ACCESS_LINE.finditer(text)]
+    """One entry per line of gunicorn's JSON access log (gunicorn.conf.py's JsonAccessLogger) in ``text``."""
+    entries = []
+    for line in text.splitlines():
+        if '"gunicorn.access"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        entries.append(AccessEntry(int(record["status"]), record.get("cache") or "-", int(record["pid"])))
+    return entries
 
 
 def _command_line_settings() -> list[str]:
     """Settings added on the command line, on top of the config file; neither changes how requests are served."""
-    settings = ["--access-logformat", ACCESS_LOG_FORMAT]
     major, minor = (int(part) for part in version("gunicorn").split(".")[:2])
     if (major, minor) >= (25, 1):
         # gunicorn >= 25.1 puts a control socket at one fixed per-user path, so concurrent instances
         # (opitios and the bare baseline, or a `make run` beside the tests) would unlink each other's.
-        settings.append("--no-control-socket")
-    return settings
+        return ["--no-control-socket"]
+    return []
 
 
 class GunicornServer:

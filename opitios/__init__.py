@@ -25,7 +25,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ``overrides`` take the place of environment variables of the same name
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
     """
-    from opitios import config, errors, request_id, routes
+    from opitios import config, errors, logs, metrics, request_id, routes
     from opitios.access import auth, hygiene
     from opitios.access.keys import KeyVerifier
     from opitios.access.limits import init_limiter
@@ -46,7 +46,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.update(config.settings_from_env(env))
-    _configure_logging(app.config["OPITIOS_LOG_LEVEL"])
+    logs.configure(app.config["OPITIOS_LOG_LEVEL"])
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(overrides)
     app.json.sort_keys = False
@@ -66,11 +66,13 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app.extensions["opitios.keys"] = KeyVerifier(engine, lambda: runtime.section("runtime")["config_refresh_seconds"])
     request_id.init_app(app)
+    logs.init_app(app)
     hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
     auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)
     app.extensions["opitios.limiter"] = init_limiter(app, app.config["REDIS_URL"], routes.client_blueprints())
     errors.register_error_handlers(app)
+    metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live")
     _announce(app)
     return app
 
@@ -123,11 +125,6 @@ def _serve_with_configured_provider(app: Flask, upstream: Mapping[str, Any]) -> 
     app.extensions["opitios.provider_name"] = name
     if serving is not None:
         log.warning("provider switched from %s to %s by the runtime configuration", serving, name)
-
-
-def _configure_logging(level: str) -> None:
-    # A no-op when the host (a test runner, say) has configured logging already.
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s")
 
 
 def _announce(app: Flask) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 
+from opitios import metrics
 from opitios.models import ErrorLog
 
 log = logging.getLogger(__name__)
@@ -116,6 +117,7 @@ class ErrorLogWriter:
             with self._engine.begin() as connection:
                 connection.execute(insert(ErrorLog), rows)
             self.written += len(rows)
+            metrics.ERROR_LOG_ROWS.labels(result="written").inc(len(rows))
         except SQLAlchemyError as error:
             self._drop(len(rows), f"the database failed ({error.__class__.__name__})")
         finally:
@@ -124,6 +126,7 @@ class ErrorLogWriter:
 
     def _drop(self, count: int, why: str) -> None:
         self.dropped += count
+        metrics.ERROR_LOG_ROWS.labels(result="dropped").inc(count)
         now = time.monotonic()
         if now - self._last_warning >= LOG_EVERY:
             self._last_warning = now

@@ -10,6 +10,7 @@ import time
 from flask import Flask, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 
+from opitios import metrics
 from opitios.envelope import error_response
 from opitios.error_log import sanitized
 from opitios.request_id import current_request_id
@@ -97,8 +98,15 @@ def render(error: ApiError, headers: dict | None = None) -> Response:
     )
 
 
+AUTH_CODES = {"AUTHENTICATION_REQUIRED", "INVALID_API_KEY", "INSUFFICIENT_PERMISSIONS"}
+
+
 def _remember(error: ApiError) -> None:
-    """Queue an error_logs row; never lets the log fail the answer."""
+    """Count it, and queue an error_logs row; neither may fail the answer."""
+    if error.code in AUTH_CODES:
+        metrics.AUTH_FAILURES.labels(code=error.code).inc()
+    elif error.code == "RATE_LIMIT_EXCEEDED":
+        metrics.RATE_LIMITED.inc()
     writer = current_app.extensions.get("opitios.error_log")
     if writer is None:
         return

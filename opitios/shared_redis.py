@@ -17,6 +17,8 @@ from typing import TypeVar
 
 import redis
 
+from opitios import metrics
+
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
@@ -59,15 +61,18 @@ class SharedRedis:
             with self._lock:
                 if self.state != "ok":
                     self.state = "ok"
+                    metrics.CACHE_DEGRADED.set(0)
                     log.warning("redis is back: shared cache, locks, budget and circuit state resume")
         return result
 
     def _failed(self, error: redis.RedisError) -> None:
         with self._lock:
             self.failures += 1
+            metrics.REDIS_FAILURES.inc()
             self._retry_at = time.monotonic() + RETRY_SECONDS
             if self.state == "ok":
                 self.state = "degraded"
+                metrics.CACHE_DEGRADED.set(1)
                 log.error(
                     "redis unavailable (%s): serving from this worker's own cache, locks and budget share",
                     error.__class__.__name__,

@@ -133,7 +133,7 @@ def test_a_redis_outage_degrades_to_local_and_recovers(make_app, sandbox, redis_
     try:
         client = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/15").test_client()
         assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
-        assert client.get("/api/v1/health/ready").get_json()["data"]["cache"] == "shared"
+        assert client.get("/api/v1/health/ready").get_json()["data"]["cache"] == "ok"
 
         caplog.set_level(logging.WARNING, logger="opitios.shared_redis")
         proxy.stop()
@@ -146,7 +146,7 @@ def test_a_redis_outage_degrades_to_local_and_recovers(make_app, sandbox, redis_
 
         proxy.start()
         eventually(lambda: client.get("/api/v1/stocks/QQQ/quote").status_code == 200
-                   and client.get("/api/v1/health/ready").get_json()["data"]["cache"] == "shared", timeout=10)
+                   and client.get("/api/v1/health/ready").get_json()["data"]["cache"] == "ok", timeout=10)
         assert any("redis is back" in record.getMessage() for record in caplog.records)
     finally:
         proxy.stop()

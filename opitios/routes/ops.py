@@ -14,6 +14,8 @@ from opitios.services import services
 bp = Blueprint("ops", __name__)
 
 _STARTED = time.monotonic()
+# Redis in use / away (this worker serves from its own cache) / never configured.
+CACHE_STATES = {"shared": "ok", "degraded": "degraded", "local": "local"}
 
 
 def _upstream_kind() -> str:
@@ -52,7 +54,7 @@ def ready():
         "checks": checks,
         # Neither makes the worker unready: it serves from its own cache while Redis is away,
         # and stale answers or clear errors while the circuit is open.
-        "cache": protection.store.mode,
+        "cache": CACHE_STATES[protection.store.mode],
         "circuit": protection.gate.circuit.state(),
         "configuration": config.status(),
         "error_log": current_app.extensions["opitios.error_log"].status(),

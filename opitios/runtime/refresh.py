@@ -25,6 +25,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from opitios import metrics
 from opitios.models import ApiConfiguration
 from opitios.runtime.schema import DEFAULTS, validate_section
 
@@ -106,6 +107,7 @@ class RuntimeConfig:
         self.database, self.database_error = "ok", None
         self.last_refresh = datetime.now(timezone.utc).isoformat(timespec="seconds")
         if changed:
+            metrics.CONFIG_RELOADS.inc()
             log.info("runtime configuration %s applied", self.version)
             for listener in self._listeners:
                 listener(sections)
@@ -144,6 +146,7 @@ class RuntimeConfig:
         known = self._rejected.get(name)
         if known is not None and known.version == version:
             return
+        metrics.CONFIG_REJECTED.inc()
         messages = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
         self._rejected[name] = Rejection(name, version, messages, datetime.now(timezone.utc).isoformat(timespec="seconds"))
         log.error(

@@ -15,6 +15,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opitios import metrics
 from opitios.cache import CacheStore, Entry, ttl_for
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.upstream.flight import SingleFlight
@@ -62,6 +63,7 @@ class CachedFetch:
         answers = {key: Answer(entry, "hit") for key, entry in present.items() if entry.fresh(started, max_age)}
         waiting = [key for key in keys if key not in answers]
         deadline = time.monotonic() + self._p.wait_seconds
+        waited = False
         while waiting:
             token, owned = self._p.flight.claim(waiting)
             if owned:
@@ -76,6 +78,9 @@ class CachedFetch:
             waiting = [key for key in waiting if key not in answers]
             if not waiting:
                 break
+            if not waited:
+                metrics.SINGLEFLIGHT_WAITS.labels(data_class=data_class).inc()
+                waited = True
             time.sleep(POLL_SECONDS)
             answers.update(self._written_meanwhile(waiting, started))
             waiting = [key for key in waiting if key not in answers]
@@ -84,6 +89,8 @@ class CachedFetch:
                     "Waited too long for another request's upstream call"
                 )))
                 break
+        for answer in answers.values():
+            metrics.CACHE.labels(data_class=data_class, result=answer.status).inc()
         return answers
 
     def _written_meanwhile(self, keys, since: float) -> dict[str, Answer]:
@@ -94,7 +101,7 @@ class CachedFetch:
     def _fetch(self, owned, keys, fetch, stamp, data_class, present) -> dict[str, Answer]:
         items = [keys[key] for key in owned]
         try:
-            found = self._p.gate.call(fetch, items)
+            found = self._p.gate.call(fetch, items, operation=data_class)
         except _NO_STALE:
             raise
         except ProviderError as error:

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pybreaker
 from redis import RedisError
 
+from opitios import metrics
 from opitios.shared_redis import SharedRedis
 from providers.base import UpstreamInvalidResponse, UpstreamServiceError, UpstreamTimeout
 
@@ -26,9 +27,15 @@ def _not_an_outage(error: BaseException) -> bool:
     return not isinstance(error, OUTAGES)
 
 
+class _CountTransitions(pybreaker.CircuitBreakerListener):
+    def state_change(self, breaker, old, new) -> None:
+        metrics.CIRCUIT_TRANSITIONS.labels(state=new.name).inc()
+
+
 def _breaker(storage: pybreaker.CircuitBreakerStorage | None) -> pybreaker.CircuitBreaker:
     return pybreaker.CircuitBreaker(
-        fail_max=5, reset_timeout=60, exclude=[_not_an_outage], state_storage=storage, throw_new_error_on_trip=False
+        fail_max=5, reset_timeout=60, exclude=[_not_an_outage], state_storage=storage, throw_new_error_on_trip=False,
+        listeners=[_CountTransitions()],
     )
 
 
@@ -88,6 +95,9 @@ class Circuit:
             opened = opened.replace(tzinfo=timezone.utc)
         elapsed = (datetime.now(timezone.utc) - opened).total_seconds()
         return max(1, math.ceil(open_seconds - elapsed))
+
+    def state_number(self) -> int:
+        return STATES.get(self.state(), 0)
 
     def state(self) -> str:
         """``closed``, ``half-open`` or ``open``, as this worker sees it."""

@@ -17,7 +17,7 @@ from opitios.shared_redis import SharedRedis
 
 KEY = "opitios:v1:budget"
 
-# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted. Returns {granted, wait ms}.
+# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted. Returns {granted, wait ms, tokens left}.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
@@ -26,7 +26,7 @@ local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
 local blocked = tonumber(state[3]) or 0
-if now < blocked then return {0, blocked - now} end
+if now < blocked then return {0, blocked - now, 0} end
 tokens = math.min(burst, tokens + (now - at) / 1000 * rate)
 local granted, wait = 0, 0
 if tokens >= wanted then
@@ -37,7 +37,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], 120000)
-return {granted, wait}
+return {granted, wait, math.floor(tokens)}
 """
 
 # KEYS[1] bucket; ARGV[1] seconds until the upstream's window resets.
@@ -61,6 +61,7 @@ def shape(per_minute: int) -> tuple[float, float]:
 class Grant:
     granted: bool
     retry_after: int  # seconds, when not granted
+    remaining: int = 0  # whole tokens left after this take
 
 
 class LocalBucket:
@@ -76,14 +77,14 @@ class LocalBucket:
         with self._lock:
             now = time.monotonic()
             if now < self._blocked_until:
-                return Grant(False, math.ceil(self._blocked_until - now))
+                return Grant(False, math.ceil(self._blocked_until - now), 0)
             tokens = burst if self._tokens is None else min(burst, self._tokens + (now - self._at) * rate)
             self._at = now
             if tokens >= 1:
                 self._tokens = tokens - 1
-                return Grant(True, 0)
+                return Grant(True, 0, int(self._tokens))
             self._tokens = tokens
-            return Grant(False, max(1, math.ceil((1 - tokens) / rate)))
+            return Grant(False, max(1, math.ceil((1 - tokens) / rate)), 0)
 
     def drain(self, seconds: int) -> None:
         with self._lock:
@@ -108,14 +109,14 @@ class UpstreamBudget:
         # While Redis is away each worker may spend only its share of the budget.
         local_share = shape(max(1, per_minute // self._workers))
         return self._shared.run(
-            lambda: Grant(*self._from_script(self._take_script(keys=[KEY], args=[*shape(per_minute), 1]))),
+            lambda: self._from_script(self._take_script(keys=[KEY], args=[*shape(per_minute), 1])),
             lambda: self._local.take(*local_share),
         )
 
     @staticmethod
-    def _from_script(result) -> tuple[bool, int]:
-        granted, wait_ms = int(result[0]), int(result[1])
-        return granted == 1, max(1, math.ceil(wait_ms / 1000)) if not granted else 0
+    def _from_script(result) -> Grant:
+        granted, wait_ms, left = (int(value) for value in result)
+        return Grant(granted == 1, 0 if granted else max(1, math.ceil(wait_ms / 1000)), left)
 
     def drain(self, seconds: int) -> None:
         """The upstream said 429: spend nothing more until its window resets."""

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import TypeVar
 
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
+from opitios import metrics
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.upstream.breaker import Circuit, CircuitOpen
 from opitios.upstream.budget import UpstreamBudget
-from providers.base import UPSTREAM_DEADLINE, UpstreamRateLimited, UpstreamServiceError
+from providers.base import UPSTREAM_DEADLINE, ProviderError, UpstreamRateLimited, UpstreamServiceError
 
 T = TypeVar("T")
 ATTEMPTS = 3
+# Upstream calls made for the request being served (the access log reports them).
+CALLS_THIS_REQUEST: ContextVar[int] = ContextVar("opitios_upstream_calls", default=0)
 
 
 class BudgetSpent(UpstreamRateLimited):
@@ -33,17 +37,19 @@ class UpstreamGate:
         self._config = config
         self._timeout = timeout
 
-    def call(self, function: Callable[..., T], *args, retry: bool = True) -> T:
+    def call(self, function: Callable[..., T], *args, retry: bool = True, operation: str | None = None) -> T:
         """``function(*args)`` against the upstream, within one upstream timeout in all.
 
-        ``retry=False`` for what must happen at most once (placing an order).
+        ``retry=False`` for what must happen at most once (placing an order); ``operation``
+        names the call in metrics (default: the function's name).
         """
+        operation = operation or function.__name__
         upstream = self._config.section("upstream")
         deadline = time.monotonic() + self._timeout
         token = UPSTREAM_DEADLINE.set(deadline)
         try:
             return self.circuit.call(
-                lambda: self._with_retries(function, args, deadline, upstream["requests_per_minute"], retry),
+                lambda: self._with_retries(function, args, deadline, upstream["requests_per_minute"], retry, operation),
                 failures=upstream["circuit_failures"],
                 open_seconds=upstream["circuit_open_seconds"],
             )
@@ -53,10 +59,11 @@ class UpstreamGate:
             raise
         finally:
             UPSTREAM_DEADLINE.reset(token)
+            metrics.CIRCUIT_STATE.set(self.circuit.state_number())
 
-    def _with_retries(self, function, args, deadline: float, per_minute: int, retry: bool):
+    def _with_retries(self, function, args, deadline: float, per_minute: int, retry: bool, operation: str):
         if not retry:
-            return self._attempt(function, args, per_minute)
+            return self._attempt(function, args, per_minute, operation)
 
         def out_of_time(state) -> bool:
             return time.monotonic() + (state.upcoming_sleep or 0) >= deadline
@@ -67,12 +74,24 @@ class UpstreamGate:
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
-        return retrying(self._attempt, function, args, per_minute)
+        return retrying(self._attempt, function, args, per_minute, operation)
 
-    def _attempt(self, function, args, per_minute: int):
+    def _attempt(self, function, args, per_minute: int, operation: str):
         grant = self._budget.take(per_minute)
+        metrics.BUDGET_REMAINING.set(grant.remaining)
         if not grant.granted:
+            metrics.BUDGET_REJECTIONS.inc()
             raise BudgetSpent(
                 "opitios' request budget for the upstream is spent for now", retry_after=grant.retry_after
             )
-        return function(*args)
+        CALLS_THIS_REQUEST.set(CALLS_THIS_REQUEST.get() + 1)
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return function(*args)
+        except ProviderError as error:
+            outcome = error.code
+            raise
+        finally:
+            metrics.UPSTREAM_SECONDS.labels(operation=operation).observe(time.perf_counter() - started)
+            metrics.UPSTREAM.labels(operation=operation, outcome=outcome).inc()

@@ -1,0 +1,64 @@
+"""Prometheus metrics: what opitios does, counted once per process and added up across gunicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py sets it before any
+worker starts), every worker writes its values to files there and
+``GET /metrics`` adds them up, whichever worker answers. Labels stay
+bounded: data classes, operations, codes, URL rules; never a symbol, a key
+or a request id.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_flask_exporter import PrometheusMetrics
+
+CACHE = Counter("opitios_cache_requests", "Cache lookups by data class and result (hit, miss, stale)", ["data_class", "result"])
+UPSTREAM = Counter("opitios_upstream_requests", "Upstream calls by operation and outcome (ok or an error code)", ["operation", "outcome"])
+UPSTREAM_SECONDS = Histogram(
+    "opitios_upstream_request_duration_seconds", "Upstream call latency by operation", ["operation"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+BUDGET_REMAINING = Gauge("opitios_upstream_budget_remaining", "Tokens left in the upstream request budget", multiprocess_mode="livemin")
+BUDGET_REJECTIONS = Counter("opitios_upstream_budget_rejections", "Upstream calls not made because the budget was spent")
+CIRCUIT_STATE = Gauge("opitios_circuit_state", "Upstream circuit: 0 closed, 1 half-open, 2 open", multiprocess_mode="livemax")
+CIRCUIT_TRANSITIONS = Counter("opitios_circuit_transitions", "Circuit state changes, by the state entered", ["state"])
+SINGLEFLIGHT_WAITS = Counter("opitios_singleflight_waits", "Requests that waited for another's upstream call", ["data_class"])
+CONFIG_RELOADS = Counter("opitios_config_reloads", "Runtime configuration changes applied")
+CONFIG_REJECTED = Counter("opitios_config_rejected_edits", "api_configurations row versions refused by validation")
+ERROR_LOG_ROWS = Counter("opitios_error_log_rows", "error_logs rows written or dropped", ["result"])
+RATE_LIMITED = Counter("opitios_rate_limit_rejections", "Requests refused by a client rate limit")
+AUTH_FAILURES = Counter("opitios_auth_failures", "Requests refused for their API key, by code", ["code"])
+REDIS_FAILURES = Counter("opitios_redis_failures", "Redis operations that failed (each switches the worker to local mode)")
+CACHE_DEGRADED = Gauge("opitios_cache_degraded", "1 while a worker serves without Redis", multiprocess_mode="livemax")
+BUILD_INFO = Gauge("opitios_build_info", "Version, provider and paper/live of the running service",
+                   ["version", "provider", "mode"], multiprocess_mode="max")
+
+
+def multiprocess() -> bool:
+    return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+def init_app(app: Flask, version: str, provider: str, mode: str) -> None:
+    """HTTP metrics by URL rule, build info, and ``GET /metrics`` (open, outside /api/v1)."""
+    # A registry per app: the HTTP metrics are made per app, and a test session makes many apps.
+    registry = CollectorRegistry(auto_describe=True)
+    PrometheusMetrics(
+        app, registry=registry, path=None, group_by="url_rule", defaults_prefix="opitios", excluded_paths=["^/metrics$"],
+        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+    )
+    BUILD_INFO.labels(version=version, provider=provider, mode=mode).set(1)
+
+    def scrape() -> Response:
+        if multiprocess():
+            collected = CollectorRegistry()
+            MultiProcessCollector(collected)
+            body = generate_latest(collected)
+        else:
+            body = generate_latest(REGISTRY) + generate_latest(registry)
+        return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+    app.add_url_rule("/metrics", "metrics", scrape)

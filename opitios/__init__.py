@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from opitios.access.limits import init_limiter
     from opitios.db import database_url, make_engine
     from opitios.error_log import ErrorLogWriter
+    from opitios.jsonio import OrjsonProvider
     from opitios.registry import available
     from opitios.runtime.refresh import RuntimeConfig
 
@@ -49,8 +50,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     logs.configure(app.config["OPITIOS_LOG_LEVEL"])
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(overrides)
-    app.json.sort_keys = False
-    app.json.compact = True
+    app.json = OrjsonProvider(app)
 
     engine = make_engine(database_url(app.config["DATABASE_URL"]))
     app.extensions["opitios.engine"] = engine
@@ -104,6 +104,7 @@ def _protection(app: Flask, runtime):
 def stop_background(app: Flask) -> None:
     """Stop the app's configuration refresher and error-log writer and close its database connections."""
     app.extensions["opitios.config"].stop()
+    app.extensions["opitios"].cached.ahead.stop()
     app.extensions["opitios.error_log"].flush(timeout=2)
     app.extensions["opitios.error_log"].stop()
     app.extensions["opitios.engine"].dispose()

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +28,9 @@ from opitios.shared_redis import SharedRedis
 
 PREFIX = "opitios:v1:"
 INTRADAY = ("Min", "Hour")
+# The in-worker L1 in front of Redis: at most this long, never past the entry's TTL.
+L1_SECONDS = 1.0
+L1_SIZE = 10_000
 
 
 # -- keys ------------------------------------------------------------------------------------------
@@ -105,11 +111,47 @@ def _backend(app: Flask, config: dict) -> BaseCache:
     return app.extensions["cache"][cache]
 
 
+class L1:
+    """A small LRU of fresh entries in this worker, so a hot key costs no round trip to Redis.
+
+    It only ever answers with an entry still within its TTL (and its own short
+    life); anything older is asked of Redis, which alone decides what is stale.
+    """
+
+    def __init__(self, seconds: float = L1_SECONDS, size: int = L1_SIZE):
+        self._seconds = seconds
+        self._size = size
+        self._entries: OrderedDict[str, tuple[Entry, float]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, now: float) -> Entry | None:
+        with self._lock:
+            held = self._entries.get(key)
+            if held is None:
+                return None
+            entry, until = held
+            if now >= until or not entry.fresh(now):
+                del self._entries[key]
+                return None
+            self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: Entry, now: float) -> None:
+        if not entry.fresh(now):
+            return
+        with self._lock:
+            self._entries[key] = (entry, min(now + self._seconds, entry.fetched_at + entry.ttl))
+            self._entries.move_to_end(key)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
+
+
 class CacheStore:
     """Entries in Redis (shared by every worker and instance), or in this worker while Redis is away."""
 
     def __init__(self, app: Flask, shared: SharedRedis | None):
         self._shared = shared
+        self._l1 = L1() if shared is not None else None
         self._local = _backend(app, {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 20000})
         self._redis = _backend(app, {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": shared.client}) if shared else None
 
@@ -124,16 +166,34 @@ class CacheStore:
             return operation(self._local)
         return self._shared.run(lambda: operation(self._redis), lambda: operation(self._local))
 
-    def get_many(self, keys: list[str]) -> dict[str, Entry]:
-        """The entries present (fresh or stale), in one round trip."""
+    def get_many(self, keys: list[str], use_l1: bool = True) -> dict[str, Entry]:
+        """The entries present (fresh or stale): fresh ones from the L1, the rest in one round trip.
+
+        ``use_l1=False`` asks Redis only: for what another worker may have just written.
+        """
         if not keys:
             return {}
-        raw = self._run(lambda backend: backend.get_many(*keys))
-        entries = {key: Entry.load(value) for key, value in zip(keys, raw)}
-        return {key: entry for key, entry in entries.items() if entry is not None}
+        now = time.time()
+        found = {}
+        if self._l1 is not None and use_l1:
+            found = {key: entry for key in keys if (entry := self._l1.get(key, now)) is not None}
+        asked = [key for key in keys if key not in found]
+        if asked:
+            raw = self._run(lambda backend: backend.get_many(*asked))
+            for key, value in zip(asked, raw):
+                entry = Entry.load(value)
+                if entry is not None:
+                    found[key] = entry
+                    if self._l1 is not None:
+                        self._l1.put(key, entry, now)
+        return found
 
     def set_many(self, entries: Mapping[str, Entry], keep_for: int) -> None:
         """Store entries for ``keep_for`` seconds (their TTL plus the stale window)."""
         if entries:
             payload = {key: entry.dump() for key, entry in entries.items()}
             self._run(lambda backend: backend.set_many(payload, timeout=keep_for))
+            if self._l1 is not None:
+                now = time.time()
+                for key, entry in entries.items():
+                    self._l1.put(key, entry, now)

@@ -46,7 +46,7 @@ def freshness_seconds(data_timestamp: str | None, now: datetime) -> float | None
 
 
 def _dumps(value: Any) -> str:
-    return current_app.json.dumps(value, separators=(",", ":"))
+    return current_app.json.dumps(value)
 
 
 def _json(body: dict, status: int, headers: dict[str, str]) -> Response:

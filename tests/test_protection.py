@@ -131,7 +131,7 @@ def test_an_upstream_429_empties_the_budget_until_its_reset(make_app, sandbox, s
 def test_a_redis_outage_degrades_to_local_and_recovers(make_app, sandbox, redis_url, caplog):
     proxy = TcpProxy(6379).start()
     try:
-        client = make_app(REDIS_URL=f"redis://127.0.0.1:{proxy.port}/15").test_client()
+        client = make_app(REDIS_URL=redis_url.replace(":6379/", f":{proxy.port}/")).test_client()
         assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
         assert client.get("/api/v1/health/ready").get_json()["data"]["cache"] == "ok"
 

@@ -35,6 +35,7 @@ SEED = {
             "bars_intraday_closed": 3600,
             "bars_daily_open": 3600,
             "bars_daily_closed": 86400,
+            "refresh_ahead_window": 60,
         },
     ),
     "limits": ("Symbols per batch request; seconds a stale answer may stand in for a failed upstream",

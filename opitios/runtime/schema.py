@@ -40,6 +40,8 @@ class CacheTtlSection(_Section):
     bars_intraday_closed = _seconds(3600)
     bars_daily_open = _seconds(3600)
     bars_daily_closed = _seconds(86400)
+    # Hot quotes asked for within this many seconds are refreshed before their TTL ends; 0: never.
+    refresh_ahead_window = _seconds(60, high=3600)
 
 
 class LimitsSection(_Section):

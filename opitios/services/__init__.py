@@ -18,6 +18,7 @@ from providers.base import MarketDataProvider
 class Services:
     """What one app serves with; built in ``create_app`` and built anew when the provider changes."""
 
+    cached: CachedFetch
     provider: MarketDataProvider
     clock: MarketClock
     stocks: StockService
@@ -28,8 +29,10 @@ class Services:
     def build(cls, provider: MarketDataProvider, protection: Protection) -> "Services":
         clock = MarketClock(lambda: protection.gate.call(provider.market_clock))
         cached = CachedFetch(protection, clock.status)
+        cached.ahead.start()
         config = protection.config
         return cls(
+            cached,
             provider,
             clock,
             StockService(provider, clock, config, cached),

@@ -18,6 +18,7 @@ from typing import Any
 from opitios import metrics
 from opitios.cache import CacheStore, Entry, ttl_for
 from opitios.runtime.refresh import RuntimeConfig
+from opitios.services.refresh_ahead import RefreshAhead
 from opitios.upstream.flight import SingleFlight
 from opitios.upstream.gate import UpstreamGate
 from providers.base import ProviderError, UpstreamNotConfigured, UpstreamRejectedRequest, UpstreamTimeout
@@ -44,10 +45,17 @@ class Protection:
     wait_seconds: float  # how long a request waits for another's upstream call
 
 
+# Data classes whose misses merge into one multi-symbol call, and so are refreshed ahead.
+REFRESHED_AHEAD = ("stock_quote", "option_quote")
+
+
 class CachedFetch:
     def __init__(self, protection: Protection, market_status: Callable[[], str]):
         self._p = protection
         self._market_status = market_status
+        self.ahead = RefreshAhead(
+            protection, self._store_found, lambda: protection.config.section("cache_ttl")["refresh_ahead_window"]
+        )
 
     def many(
         self,
@@ -91,11 +99,15 @@ class CachedFetch:
                 break
         for answer in answers.values():
             metrics.CACHE.labels(data_class=data_class, result=answer.status).inc()
+        if data_class in REFRESHED_AHEAD:
+            for key, answer in answers.items():
+                if answer.status != "stale":
+                    self.ahead.asked(key, data_class, keys[key], fetch, stamp, answer.entry)
         return answers
 
     def _written_meanwhile(self, keys, since: float) -> dict[str, Answer]:
         """Entries another request fetched after this one began (so within any max_age); misses for this wave."""
-        entries = self._p.store.get_many(list(keys))
+        entries = self._p.store.get_many(list(keys), use_l1=False)
         return {key: Answer(entry, "miss") for key, entry in entries.items() if entry.fetched_at >= since}
 
     def _fetch(self, owned, keys, fetch, stamp, data_class, present) -> dict[str, Answer]:
@@ -106,15 +118,20 @@ class CachedFetch:
             raise
         except ProviderError as error:
             return self._stale_or_raise(owned, present, error)
+        entries = self._store_found({key: keys[key] for key in owned}, found, stamp, data_class)
+        return {key: Answer(entry, "miss") for key, entry in entries.items()}
+
+    def _store_found(self, items: Mapping[str, Hashable], found, stamp, data_class: str) -> dict[str, Entry]:
+        """Entries for what an upstream call returned (``None`` for what it had no data on), stored."""
         ttl = ttl_for(data_class, self._market_status(), self._p.config.section("cache_ttl"))
         fetched_at = time.time()
         entries = {}
-        for key in owned:
-            value = found.get(keys[key])
+        for key, item in items.items():
+            value = found.get(item)
             entries[key] = Entry(value, stamp(value) if value is not None else None, fetched_at, ttl)
         window = self._p.config.section("limits")["stale_if_error_seconds"]
         self._p.store.set_many(entries, keep_for=max(1, ttl + window))
-        return {key: Answer(entry, "miss") for key, entry in entries.items()}
+        return entries
 
     def _stale_or_raise(self, keys, present: Mapping[str, Entry], error: ProviderError) -> dict[str, Answer]:
         """Stale entries for every key, or the error when any key has none young enough."""

@@ -17,11 +17,12 @@ from opitios.shared_redis import SharedRedis
 
 KEY = "opitios:v1:budget"
 
-# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted. Returns {granted, wait ms, tokens left}.
+# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others.
+# Returns {granted, wait ms, tokens left}.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
-local burst, rate, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local burst, rate, wanted, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked')
 local tokens = tonumber(state[1]) or burst
 local at = tonumber(state[2]) or now
@@ -29,7 +30,7 @@ local blocked = tonumber(state[3]) or 0
 if now < blocked then return {0, blocked - now, 0} end
 tokens = math.min(burst, tokens + (now - at) / 1000 * rate)
 local granted, wait = 0, 0
-if tokens >= wanted then
+if tokens >= wanted + reserve then
   tokens = tokens - wanted
   granted = 1
 else
@@ -73,14 +74,14 @@ class LocalBucket:
         self._at = time.monotonic()
         self._blocked_until = 0.0
 
-    def take(self, burst: float, rate: float) -> Grant:
+    def take(self, burst: float, rate: float, reserve: float = 0) -> Grant:
         with self._lock:
             now = time.monotonic()
             if now < self._blocked_until:
                 return Grant(False, math.ceil(self._blocked_until - now), 0)
             tokens = burst if self._tokens is None else min(burst, self._tokens + (now - self._at) * rate)
             self._at = now
-            if tokens >= 1:
+            if tokens >= 1 + reserve:
                 self._tokens = tokens - 1
                 return Grant(True, 0, int(self._tokens))
             self._tokens = tokens
@@ -103,14 +104,16 @@ class UpstreamBudget:
             self._take_script = shared.client.register_script(_TAKE)
             self._drain_script = shared.client.register_script(_DRAIN)
 
-    def take(self, per_minute: int) -> Grant:
+    def take(self, per_minute: int, reserve_share: float = 0.0) -> Grant:
+        """One token; with ``reserve_share``, only while that share of the burst stays for others."""
+        burst, rate = shape(per_minute)
         if self._shared is None:
-            return self._local.take(*shape(per_minute))
+            return self._local.take(burst, rate, burst * reserve_share)
         # While Redis is away each worker may spend only its share of the budget.
-        local_share = shape(max(1, per_minute // self._workers))
+        local_burst, local_rate = shape(max(1, per_minute // self._workers))
         return self._shared.run(
-            lambda: self._from_script(self._take_script(keys=[KEY], args=[*shape(per_minute), 1])),
-            lambda: self._local.take(*local_share),
+            lambda: self._from_script(self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share])),
+            lambda: self._local.take(local_burst, local_rate, local_burst * reserve_share),
         )
 
     @staticmethod

@@ -37,11 +37,14 @@ class UpstreamGate:
         self._config = config
         self._timeout = timeout
 
-    def call(self, function: Callable[..., T], *args, retry: bool = True, operation: str | None = None) -> T:
+    def call(
+        self, function: Callable[..., T], *args, retry: bool = True, operation: str | None = None, reserve_share: float = 0.0
+    ) -> T:
         """``function(*args)`` against the upstream, within one upstream timeout in all.
 
         ``retry=False`` for what must happen at most once (placing an order); ``operation``
-        names the call in metrics (default: the function's name).
+        names the call in metrics (default: the function's name); ``reserve_share`` leaves that
+        share of the budget's burst to others (background work yields to clients).
         """
         operation = operation or function.__name__
         upstream = self._config.section("upstream")
@@ -49,7 +52,9 @@ class UpstreamGate:
         token = UPSTREAM_DEADLINE.set(deadline)
         try:
             return self.circuit.call(
-                lambda: self._with_retries(function, args, deadline, upstream["requests_per_minute"], retry, operation),
+                lambda: self._with_retries(
+                    function, args, deadline, (upstream["requests_per_minute"], reserve_share), retry, operation
+                ),
                 failures=upstream["circuit_failures"],
                 open_seconds=upstream["circuit_open_seconds"],
             )
@@ -61,9 +66,9 @@ class UpstreamGate:
             UPSTREAM_DEADLINE.reset(token)
             metrics.CIRCUIT_STATE.set(self.circuit.state_number())
 
-    def _with_retries(self, function, args, deadline: float, per_minute: int, retry: bool, operation: str):
+    def _with_retries(self, function, args, deadline: float, budget: tuple[int, float], retry: bool, operation: str):
         if not retry:
-            return self._attempt(function, args, per_minute, operation)
+            return self._attempt(function, args, budget, operation)
 
         def out_of_time(state) -> bool:
             return time.monotonic() + (state.upcoming_sleep or 0) >= deadline
@@ -74,10 +79,10 @@ class UpstreamGate:
             retry=retry_if_exception(_retryable),
             reraise=True,
         )
-        return retrying(self._attempt, function, args, per_minute, operation)
+        return retrying(self._attempt, function, args, budget, operation)
 
-    def _attempt(self, function, args, per_minute: int, operation: str):
-        grant = self._budget.take(per_minute)
+    def _attempt(self, function, args, budget: tuple[int, float], operation: str):
+        grant = self._budget.take(*budget)
         metrics.BUDGET_REMAINING.set(grant.remaining)
         if not grant.granted:
             metrics.BUDGET_REJECTIONS.inc()

@@ -1,7 +1,10 @@
 """gunicorn settings, read from the environment (CONTRACT §6).
 
-gunicorn's gevent worker patches the standard library in each worker before
-it imports ``wsgi``, so sockets opened by the app (requests, redis) cooperate.
+gunicorn's gevent worker patches the standard library (``monkey.patch_all``) in
+each worker before it imports ``wsgi``; with ``preload_app`` off, nothing of
+the app — requests, redis, psycopg, threading — is imported before that, so
+every socket and lock the app makes is gevent's. This file itself imports
+only the standard library and gunicorn.
 Prometheus values of all workers meet in PROMETHEUS_MULTIPROC_DIR, set here
 before any worker starts (and so before any worker imports prometheus_client).
 """
@@ -17,7 +20,8 @@ from gunicorn.glogging import Logger
 bind = os.environ.get("OPITIOS_BIND", "0.0.0.0:8081")
 workers = int(os.environ.get("OPITIOS_WORKERS") or multiprocessing.cpu_count())
 worker_class = "gevent"
-worker_connections = 1000
+worker_connections = int(os.environ.get("OPITIOS_WORKER_CONNECTIONS") or 1000)  # the app sizes its Redis pool alike
+preload_app = False  # each worker imports the app after gevent has patched it (see the docstring)
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

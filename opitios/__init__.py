@@ -13,8 +13,6 @@ __version__ = "0.1.0"
 
 # Request bodies larger than this are refused with 413 before they are read.
 MAX_BODY_BYTES = 64 * 1024
-# Redis connections per worker; the pool blocks (briefly) rather than failing past it.
-REDIS_POOL = 256
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +68,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
     auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)
-    app.extensions["opitios.limiter"] = init_limiter(app, app.config["REDIS_URL"], routes.client_blueprints())
+    app.extensions["opitios.limiter"] = init_limiter(app, app.extensions["opitios.redis"], routes.client_blueprints())
     errors.register_error_handlers(app)
     metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live")
     _announce(app)
@@ -88,7 +86,7 @@ def _protection(app: Flask, runtime):
     from opitios.upstream.gate import UpstreamGate
 
     url = app.config["REDIS_URL"]
-    shared = SharedRedis(url, max_connections=REDIS_POOL) if url else None
+    shared = SharedRedis(url, max_connections=app.config["OPITIOS_WORKER_CONNECTIONS"]) if url else None
     app.extensions["opitios.redis"] = shared
     timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
     budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])

@@ -113,6 +113,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OPITIOS_DEMO": _flag(env, "OPITIOS_DEMO", False),
         "OPITIOS_LOG_LEVEL": _text(env, "OPITIOS_LOG_LEVEL", "INFO").upper(),
         "OPITIOS_TRUSTED_PROXIES": _count(env, "OPITIOS_TRUSTED_PROXIES", 0),
+        # gevent connections per worker; also the size of each worker's (blocking) Redis pool.
+        "OPITIOS_WORKER_CONNECTIONS": _count(env, "OPITIOS_WORKER_CONNECTIONS", 1000),
         "OPITIOS_CORS_ORIGINS": _origins(env),
     }
 

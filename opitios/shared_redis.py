@@ -40,6 +40,7 @@ class SharedRedis:
             socket_connect_timeout=SOCKET_TIMEOUT,
         )
         self.client = redis.Redis(connection_pool=pool)
+        self.url = url
         self.state = "ok"
         self.failures = 0
         self._retry_at = 0.0

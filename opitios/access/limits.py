@@ -13,6 +13,7 @@ from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
 from opitios.schemas.common import MAX_SYMBOLS
+from opitios.shared_redis import SharedRedis
 
 # Endpoints whose cost is the number of symbols asked for, and where those symbols are.
 BATCH_SYMBOLS = {
@@ -49,14 +50,16 @@ def request_cost() -> int:
     return max(1, min(count, MAX_SYMBOLS))
 
 
-def init_limiter(app: Flask, redis_url: str | None, limited: list[Blueprint]) -> Limiter:
+def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint]) -> Limiter:
     limiter = Limiter(
         client_key,
         app=app,
-        storage_uri=redis_url or "memory://",
-        storage_options={"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if redis_url else {},
+        storage_uri=shared.url if shared is not None else "memory://",
+        # The worker's one bounded, blocking pool: the same connections as the cache and the budget.
+        storage_options={"connection_pool": shared.client.connection_pool} if shared is not None else {},
         key_prefix="opitios:v1:limits",
-        strategy="moving-window",  # a refused hit costs nothing, and no burst at window edges
+        # A refused hit costs nothing and window edges allow no double burst; one small script per limit.
+        strategy="sliding-window-counter",
         headers_enabled=True,
         # Retry-After is the contract's for 429 and 503 only; the error handler sets it for this
         # limit's 429, and the upstream's 429/503 keep their own.

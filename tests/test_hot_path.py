@@ -69,3 +69,16 @@ def test_refresh_ahead_can_be_switched_off(make_app, sandbox, rows):
         client.get("/api/v1/stocks/AAPL/quote")
         time.sleep(1)
     assert sandbox.count(SNAPSHOTS) == 2  # one miss per TTL, nothing in between
+
+
+def test_two_workers_refresh_a_hot_quote_once_between_them(make_app, sandbox, rows, redis_url):
+    rows.put("cache_ttl", {"stock_quote_open": 2})
+    sandbox.switches(market="open")
+    workers = [make_app(REDIS_URL=redis_url).test_client() for _ in range(2)]
+    deadline = time.monotonic() + 4  # two TTLs
+    while time.monotonic() < deadline:
+        for client in workers:
+            assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+        time.sleep(0.1)
+    # The first miss, then about one refresh per 1.6 s for both workers together (not one each).
+    assert sandbox.count(SNAPSHOTS) <= 4

@@ -79,6 +79,12 @@ class RefreshAhead:
             if not mine:
                 return 0
             hot = {key: self._hot[key] for key in mine if key in self._hot}
+            # Another worker may have refreshed these just now: take its entries instead of calling again.
+            now = time.time()
+            for key, entry in self._p.store.get_many(list(hot), use_l1=False).items():
+                if entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5):
+                    hot[key].expires_at, hot[key].ttl = entry.fetched_at + entry.ttl, entry.ttl
+                    del hot[key]
             first = next(iter(hot.values()), None)
             if first is None:
                 return 0

@@ -37,9 +37,10 @@ services:
 test: install-test services
 	$(PY) -m pytest
 
-# opitios and a bare Flask app side by side under gunicorn against the sandbox (BENCHMARKS.md);
-# bench.run installs wrk with apt-get when it is missing and falls back to a Python generator.
-bench: install-test
+# opitios (API key, rate limits, metrics, Redis) and a bare Flask route side by side under gunicorn, against
+# the sandbox with 50 ms upstream latency, scenarios (a)-(e) of BENCHMARKS.md; about 4 minutes. bench.run
+# installs wrk with apt-get when it is missing and falls back to a Python generator.
+bench: install-test services
 	$(PY) -m bench.run
 
 clean:

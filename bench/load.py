@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import itertools
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -14,8 +15,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# wrk prints only p50/75/90/99 by itself; this script has it print what we need as one JSON line.
-_WRK_SCRIPT = """
+BENCH = Path(__file__).resolve().parent
+SOCKET_ERRORS = ("connect", "read", "write", "timeout")  # wrk's "Socket errors" line, in its order
+
+# wrk prints only p50/75/90/99 by itself; this function has it print what we need as one JSON line.
+_REPORTER = """
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
@@ -36,7 +40,7 @@ class Load:
     concurrency: int
     duration_s: float
     non_2xx: int  # answers outside 2xx (wrk: status > 399; no 3xx is expected from these routes)
-    socket_errors: int  # connect/read/write failures and timeouts: requests that got no answer
+    socket_errors: dict[str, int]  # requests that got no answer, by cause (connect, read, write, timeout)
     p50_ms: float
     p95_ms: float
     p99_ms: float
@@ -50,6 +54,32 @@ class Load:
     @property
     def ok_rps(self) -> float:
         return (self.requests - self.non_2xx) / self.duration_s if self.duration_s else 0.0
+
+    @property
+    def no_answer(self) -> int:
+        return sum(self.socket_errors.values())
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    body: bytes | None = None
+
+
+@dataclass
+class Answer:
+    """One answer of a burst, kept whole so the caller can check what it says."""
+
+    request: Request
+    status: int | None  # None: no answer (the error says why)
+    headers: dict[str, str]
+    body: bytes
+    seconds: float
+    error: str | None = None
+
+
+# -- wrk ------------------------------------------------------------------------------------------
 
 
 def ensure_wrk() -> str | None:
@@ -74,17 +104,78 @@ def ensure_wrk() -> str | None:
     return None
 
 
-def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: int = 2) -> Load:
-    """wrk's keep-alive loop on one URL for ``duration_s`` seconds."""
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_WRK_SCRIPT)
+def _lua_string(text: str) -> str:
+    return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
+
+
+def roundrobin_lua(paths: list[str]) -> str:
+    """A wrk script that sends GET to each of ``paths`` in turn (each thread from its own offset)."""
+    listed = ",\n".join(f"  {_lua_string(path)}" for path in paths)
+    return f"""-- GET each path in turn. Written by bench/run.py at run time from the sandbox's catalog.
+local paths = {{
+{listed}
+}}
+local requests = {{}}
+next_index = 1  -- a global, so setup() can give each thread its own start
+
+init = function(args)
+  -- wrk.format here, once per path, so a request costs a table lookup (headers from -H included).
+  for i, path in ipairs(paths) do requests[i] = wrk.format("GET", path) end
+end
+
+setup = function(thread)
+  -- Threads start at different places in the list, so they do not ask for the same symbol at once.
+  thread:set("next_index", (next_index * 7) % #paths + 1)
+  next_index = next_index + 1
+end
+
+request = function()
+  local found = requests[next_index]
+  next_index = next_index % #requests + 1
+  return found
+end
+"""
+
+
+def post_lua(body: str) -> str:
+    """A wrk script that POSTs the same JSON ``body`` on every request."""
+    return f"""-- POST one JSON body. Written by bench/run.py at run time from the sandbox's catalog.
+wrk.method = "POST"
+wrk.body = {_lua_string(body)}
+wrk.headers["Content-Type"] = "application/json"
+"""
+
+
+def write_script(name: str, lua: str) -> Path:
+    """``bench/<name>`` holding ``lua`` plus the reporter, rewritten only when it changes (the content is
+    deterministic, so a run leaves the file as it found it)."""
+    path = BENCH / name
+    text = lua.rstrip() + "\n" + _REPORTER
+    if not path.exists() or path.read_text() != text:
+        with tempfile.NamedTemporaryFile("w", dir=BENCH, prefix=f".{name}.", delete=False) as draft:
+            draft.write(text)
+        os.chmod(draft.name, 0o644)
+        os.replace(draft.name, path)
+    return path
+
+
+def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: int = 2,
+        headers: dict[str, str] | None = None, script: Path | None = None) -> Load:
+    """wrk's keep-alive loop for ``duration_s`` seconds: on ``url``, or as ``script`` (with the reporter) says."""
+    temporary = None
+    if script is None:
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as temporary:
+            temporary.write(_REPORTER)
+        script = Path(temporary.name)
+    command = [binary, f"-t{min(threads, concurrency)}", f"-c{concurrency}", f"-d{duration_s}s", "--timeout", "5s",
+               "-s", str(script)]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
     try:
-        completed = subprocess.run(
-            [binary, f"-t{threads}", f"-c{concurrency}", f"-d{duration_s}s", "--timeout", "5s", "-s", script.name, url],
-            capture_output=True, text=True, timeout=duration_s + 30, check=True,
-        )
+        completed = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration_s + 30, check=True)
     finally:
-        Path(script.name).unlink()
+        if temporary is not None:
+            Path(temporary.name).unlink()
     line = next(line for line in completed.stdout.splitlines() if line.startswith("WRK_JSON "))
     raw = json.loads(line[len("WRK_JSON "):])
     return Load(
@@ -93,31 +184,39 @@ def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: in
         concurrency=concurrency,
         duration_s=raw["duration_us"] / 1e6,
         non_2xx=raw["status_errors"],
-        socket_errors=sum(raw[name] for name in ("connect_errors", "read_errors", "write_errors", "timeout_errors")),
+        socket_errors={name: raw[f"{name}_errors"] for name in SOCKET_ERRORS},
         p50_ms=raw["p50_us"] / 1000, p95_ms=raw["p95_us"] / 1000, p99_ms=raw["p99_us"] / 1000,
         max_ms=raw["max_us"] / 1000,
     )
 
 
-def python_loop(port: int, path: str, *, concurrency: int, duration_s: float, max_requests: int = 2_000_000) -> Load:
-    """``concurrency`` threads, each on one keep-alive connection, until ``duration_s`` or ``max_requests``."""
+# -- Python ---------------------------------------------------------------------------------------
+
+
+def python_loop(port: int, requests: list[Request], *, concurrency: int, duration_s: float,
+                headers: dict[str, str] | None = None, max_requests: int = 2_000_000) -> Load:
+    """``concurrency`` threads, each on one keep-alive connection sending ``requests`` in turn (from its own
+    offset), until ``duration_s`` or ``max_requests`` in all."""
     deadline = time.monotonic() + duration_s
     tickets = itertools.count()  # next() on it is atomic under the GIL: a shared request budget without a lock
     results = []
+    sent_headers = {**(headers or {}), "Content-Type": "application/json"}
 
-    def worker() -> None:
-        latencies, statuses, errors = [], Counter(), 0
+    def worker(offset: int) -> None:
+        latencies, statuses, errors = [], Counter(), Counter()
         connection = None
+        turn = itertools.islice(itertools.cycle(requests), offset % len(requests), None)
         while time.monotonic() < deadline and next(tickets) < max_requests:
+            request = next(turn)
             started = time.perf_counter()
             try:
                 if connection is None:
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-                connection.request("GET", path)
+                connection.request(request.method, request.path, body=request.body, headers=sent_headers)
                 response = connection.getresponse()
                 response.read()
-            except (OSError, http.client.HTTPException):
-                errors += 1
+            except (OSError, http.client.HTTPException) as error:
+                errors[_cause(error, connection)] += 1
                 if connection is not None:
                     connection.close()
                 connection = None
@@ -129,51 +228,71 @@ def python_loop(port: int, path: str, *, concurrency: int, duration_s: float, ma
         results.append((latencies, statuses, errors))
 
     started = time.monotonic()
-    _run_threads(worker, concurrency)
+    _run_threads([threading.Thread(target=worker, args=(index * 7,), daemon=True) for index in range(concurrency)],
+                 duration_s + 10)
     return _load("python", concurrency, time.monotonic() - started, results)
 
 
-def burst(port: int, requests: list[tuple[str, str, bytes | None]], timeout: float = 30.0) -> Load:
-    """Every (method, path, body) fired once, all at the same moment, each on its own new connection."""
+def burst(port: int, requests: list[Request], *, headers: dict[str, str] | None = None,
+          timeout: float = 30.0) -> tuple[Load, list[Answer]]:
+    """Every request fired once, all at the same moment, each on its own new connection; every answer kept."""
     gate = threading.Barrier(len(requests))
-    results = []
+    sent_headers = {**(headers or {}), "Content-Type": "application/json", "Connection": "close"}
+    answers: list[Answer] = []
 
-    def worker(method: str, path: str, body: bytes | None) -> None:
+    def worker(request: Request) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-        headers = {"Content-Type": "application/json", "Connection": "close"}
+        started = time.perf_counter()
         try:
             gate.wait(timeout=timeout)
             started = time.perf_counter()
-            connection.request(method, path, body=body, headers=headers)
+            connection.request(request.method, request.path, body=request.body, headers=sent_headers)
             response = connection.getresponse()
-            response.read()
-            results.append(([time.perf_counter() - started], Counter([response.status]), 0))
-        except (OSError, http.client.HTTPException, threading.BrokenBarrierError):
-            results.append(([], Counter(), 1))
+            body = response.read()
+            answers.append(Answer(request, response.status, {name.lower(): value for name, value in response.getheaders()},
+                                  body, time.perf_counter() - started))
+        except (OSError, http.client.HTTPException, threading.BrokenBarrierError) as error:
+            answers.append(Answer(request, None, {}, b"", time.perf_counter() - started, _cause(error, connection)))
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=request, daemon=True) for request in requests]
+    # A thousand threads that each hold one socket need little stack.
+    previous = threading.stack_size(512 * 1024)
+    try:
+        threads = [threading.Thread(target=worker, args=(request,), daemon=True) for request in requests]
+    finally:
+        threading.stack_size(previous)
     started = time.monotonic()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout + 5)
-    return _load("python-burst", len(requests), time.monotonic() - started, results)
+    _run_threads(threads, timeout * 2 + 10)
+    seconds = time.monotonic() - started
+    results = [([answer.seconds] if answer.status is not None else [],
+                Counter([answer.status]) if answer.status is not None else Counter(),
+                Counter([answer.error]) if answer.error else Counter()) for answer in answers]
+    return _load("python-burst", len(requests), seconds, results), answers
 
 
-def _run_threads(target, count: int) -> None:
-    threads = [threading.Thread(target=target, daemon=True) for _ in range(count)]
+def _cause(error: BaseException, connection) -> str:
+    """Which of wrk's socket-error kinds a Python client error is."""
+    if isinstance(error, (TimeoutError, threading.BrokenBarrierError)):
+        return "timeout"
+    if isinstance(error, ConnectionRefusedError) or (connection is not None and connection.sock is None
+                                                     and isinstance(error, OSError)):
+        return "connect"
+    return "read"
+
+
+def _run_threads(threads: list[threading.Thread], bound_s: float) -> None:
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + bound_s
     for thread in threads:
-        thread.join()
+        thread.join(max(0.0, deadline - time.monotonic()))
 
 
 def _load(generator: str, concurrency: int, duration_s: float, results: list) -> Load:
     latencies = sorted(itertools.chain.from_iterable(result[0] for result in results))
     statuses = sum((result[1] for result in results), Counter())
-    errors = sum(result[2] for result in results)
+    errors = sum((result[2] for result in results), Counter())
 
     def percentile(fraction: float) -> float:
         if not latencies:
@@ -186,7 +305,7 @@ def _load(generator: str, concurrency: int, duration_s: float, results: list) ->
         concurrency=concurrency,
         duration_s=duration_s,
         non_2xx=sum(count for status, count in statuses.items() if not 200 <= status < 300),
-        socket_errors=errors,
+        socket_errors={name: errors.get(name, 0) for name in SOCKET_ERRORS},
         p50_ms=percentile(0.50), p95_ms=percentile(0.95), p99_ms=percentile(0.99),
         max_ms=latencies[-1] * 1000 if latencies else 0.0,
         statuses={str(status): count for status, count in sorted(statuses.items())},

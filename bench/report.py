@@ -1,4 +1,4 @@
-"""Phase results: the record of one measured phase, the ratios between phases, the table and the JSON file."""
+"""Results: the record of one measured phase, the scenarios (opitios beside the bare route), the table, the JSON file."""
 
 from __future__ import annotations
 
@@ -25,25 +25,60 @@ class Phase:
     cache: dict[str, int]  # X-Cache-Status from the same lines ("-": none sent)
     requests_by_worker: list[int]  # access-log lines per worker pid, largest first
     worker_boots: int  # workers (re)started during the phase (gunicorn's max_requests recycles them)
+    loadavg_1m: float = 0.0  # the machine's 1-minute load average as the phase began
     notes: list[str] = field(default_factory=list)
 
     @property
-    def client_per_upstream(self) -> float | None:
-        """Client requests answered per upstream call (None when the upstream was never asked)."""
-        return self.load.requests / self.upstream_calls if self.upstream_calls else None
+    def server_5xx(self) -> int:
+        return sum(count for status, count in self.statuses.items() if status.startswith("5"))
 
     def as_dict(self) -> dict:
         row = {"name": self.name, "target": self.target, "what": self.what, **asdict(self.load)}
         row.update(
             rps=round(self.load.rps, 1), ok_rps=round(self.load.ok_rps, 1),
             upstream_calls=self.upstream_calls, upstream_by_path=self.upstream_by_path,
-            client_requests_per_upstream_call=_round(self.client_per_upstream),
-            access_log_statuses=self.statuses, access_log_cache_status=self.cache, requests_by_worker=self.requests_by_worker,
-            worker_boots=self.worker_boots, notes=self.notes,
+            access_log_statuses=self.statuses, access_log_5xx=self.server_5xx, access_log_cache_status=self.cache,
+            requests_by_worker=self.requests_by_worker, worker_boots=self.worker_boots,
+            loadavg_1m_at_start=round(self.loadavg_1m, 2), notes=self.notes,
         )
         for name in ("duration_s", "p50_ms", "p95_ms", "p99_ms", "max_ms"):
             row[name] = round(row[name], 3)
         return row
+
+
+@dataclass
+class Scenario:
+    """One of the benchmark's scenarios: opitios's phase, the bare route's beside it, and the target."""
+
+    key: str  # "a" … "e"
+    title: str
+    opitios: Phase
+    bare: Phase | None
+    target: str  # what the issue asks for, in words
+    ratio_target: float | None = None  # the least opitios rps / bare rps asked for
+    checks: dict[str, bool] = field(default_factory=dict)  # the non-ratio targets, each met or not
+    details: dict = field(default_factory=dict)  # what else the scenario found (symbols, answer checks)
+
+    @property
+    def ratio(self) -> float | None:
+        if self.bare is None or not self.bare.load.rps:
+            return None
+        return self.opitios.load.rps / self.bare.load.rps
+
+    @property
+    def met(self) -> bool | None:
+        """Whether the target was met (printed beside the numbers, never asserted)."""
+        verdicts = list(self.checks.values())
+        if self.ratio_target is not None:
+            verdicts.append(self.ratio is not None and self.ratio >= self.ratio_target)
+        return all(verdicts) if verdicts else None
+
+    def as_dict(self) -> dict:
+        return {
+            "scenario": self.key, "title": self.title, "target": self.target, "ratio_target": self.ratio_target,
+            "ratio": _round(self.ratio), "checks": self.checks, "met": self.met, "details": self.details,
+            "opitios": self.opitios.as_dict(), "bare": self.bare.as_dict() if self.bare else None,
+        }
 
 
 def access_summary(entries: list[AccessEntry]) -> tuple[dict[str, int], dict[str, int], list[int]]:
@@ -54,41 +89,74 @@ def access_summary(entries: list[AccessEntry]) -> tuple[dict[str, int], dict[str
     return dict(sorted(statuses.items())), dict(sorted(cache.items())), sorted(workers.values(), reverse=True)
 
 
-def ratios(phases: dict[str, Phase]) -> dict[str, float | None]:
-    """opitios rps / bare rps for each hot opitios phase, over all answers and over 2xx answers only."""
-    bare = phases["hot-bare"].load
-    found = {}
-    for name, phase in phases.items():
-        if phase.target == "opitios" and name.startswith("hot-"):
-            found[f"{name} rps / hot-bare rps"] = _round(phase.load.rps / bare.rps if bare.rps else None)
-            found[f"{name} 2xx rps / hot-bare rps"] = _round(phase.load.ok_rps / bare.rps if bare.rps else None)
-    return found
+def _upstream(phase: Phase) -> str:
+    if not phase.upstream_calls:
+        return "0"
+    if phase.target == "bare":  # the bare app never calls it: these are opitios's, idle meanwhile
+        return f"(opitios, idle: {phase.upstream_calls})"
+    parts = ", ".join(f"{path.rsplit('/', 1)[-1]} {count}" for path, count in sorted(phase.upstream_by_path.items()))
+    return f"{phase.upstream_calls} ({parts})"
 
 
-def table(phases: dict[str, Phase]) -> str:
-    header = ("phase", "gen", "reqs", "conc", "secs", "rps", "2xx rps", "p50 ms", "p95 ms", "p99 ms",
-              "non-2xx", "no answer", "upstream", "reqs/upstream", "statuses", "cache", "per worker", "boots")
+def _socket_errors(load: Load) -> str:
+    if not load.no_answer:
+        return "0"
+    return f"{load.no_answer} (" + ", ".join(f"{name} {count}" for name, count in load.socket_errors.items() if count) + ")"
+
+
+def table(scenarios: list[Scenario]) -> str:
+    """The results as a Markdown table: each opitios phase, then the bare route's beside it."""
+    header = ("scenario", "app", "conns", "secs", "requests", "rps", "p50 ms", "p99 ms", "non-2xx",
+              "socket errors", "5xx", "upstream calls", "opitios / bare", "target", "met")
     rows = [header]
-    for phase in phases.values():
-        load = phase.load
-        per_upstream = phase.client_per_upstream
-        rows.append((
-            phase.name, load.generator, str(load.requests), str(load.concurrency), f"{load.duration_s:.1f}",
-            f"{load.rps:.0f}", f"{load.ok_rps:.0f}", f"{load.p50_ms:.1f}", f"{load.p95_ms:.1f}", f"{load.p99_ms:.1f}",
-            str(load.non_2xx), str(load.socket_errors), str(phase.upstream_calls),
-            "-" if per_upstream is None else f"{per_upstream:.1f}",
-            " ".join(f"{status}:{count}" for status, count in phase.statuses.items()),
-            " ".join(f"{state}:{count}" for state, count in phase.cache.items()),
-            "/".join(str(count) for count in phase.requests_by_worker), str(phase.worker_boots),
-        ))
-    widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows]
-    lines.insert(1, "  ".join("-" * width for width in widths))
+    for scenario in scenarios:
+        for phase in (scenario.opitios, scenario.bare):
+            if phase is None:
+                continue
+            load = phase.load
+            first = phase is scenario.opitios
+            met = scenario.met
+            rows.append((
+                f"({scenario.key}) {scenario.title}" if first else "",
+                phase.target, str(load.concurrency), f"{load.duration_s:.1f}", f"{load.requests:,}".replace(",", " "),
+                f"{load.rps:,.0f}".replace(",", " "), f"{load.p50_ms:.1f}", f"{load.p99_ms:.1f}",
+                str(load.non_2xx), _socket_errors(load), str(phase.server_5xx), _upstream(phase),
+                (f"{scenario.ratio:.2f}" if scenario.ratio is not None else "—") if first else "",
+                scenario.target if first else "",
+                ("—" if met is None else "yes" if met else "**no**") if first else "",
+            ))
+    lines = ["| " + " | ".join(row) + " |" for row in rows]
+    lines.insert(1, "|" + "|".join("---" for _ in header) + "|")
     return "\n".join(lines)
 
 
-def write_json(path: Path, summary: dict, phases: dict[str, Phase]) -> None:
-    document = {**summary, "phases": [phase.as_dict() for phase in phases.values()], "ratios": ratios(phases)}
+def details(scenarios: list[Scenario]) -> str:
+    """What the table leaves out: statuses and cache states from the access log, socket errors by cause, checks."""
+    lines = []
+    for scenario in scenarios:
+        phase = scenario.opitios
+        parts = [f"statuses {_counts(phase.statuses)}", f"cache {_counts(phase.cache)}"]
+        if phase.load.no_answer:
+            parts.append(f"socket errors {_counts(phase.load.socket_errors)}")
+        if phase.worker_boots:
+            parts.append(f"worker boots {phase.worker_boots}")
+        parts += [f"{name} {value}" for name, value in scenario.details.items() if not isinstance(value, (dict, list))]
+        parts += [f"{name}: {_counts(value)}" for name, value in scenario.details.items() if isinstance(value, dict)]
+        parts += [f"{name}: {'yes' if verdict else 'NO'}" for name, verdict in scenario.checks.items()]
+        lines.append(f"({scenario.key}) " + "; ".join(parts))
+        if scenario.bare is not None:
+            bare = scenario.bare
+            extra = f"; socket errors {_counts(bare.load.socket_errors)}" if bare.load.no_answer else ""
+            lines.append(f"    bare: statuses {_counts(bare.statuses)}; worker boots {bare.worker_boots}{extra}")
+    return "\n".join(lines)
+
+
+def _counts(counts: dict) -> str:
+    return " ".join(f"{name}:{value}" for name, value in counts.items()) or "none"
+
+
+def write_json(path: Path, summary: dict, scenarios: list[Scenario]) -> None:
+    document = {**summary, "scenarios": [scenario.as_dict() for scenario in scenarios]}
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 

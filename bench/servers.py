@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -195,6 +196,15 @@ class GunicornServer:
         self.remove_log()
 
     # --- output -------------------------------------------------------------------------------
+
+    @property
+    def pid(self) -> int | None:
+        """The gunicorn master's process id while it runs."""
+        return self._process.pid if self._process is not None else None
+
+    def worker_pids(self) -> set[int]:
+        """Every worker the master has booted so far (recycled ones included), from its log."""
+        return {int(pid) for pid in re.findall(r"Booting worker with pid: (\d+)", self.log_since(0))}
 
     def log_size(self) -> int:
         return Path(self.log_path).stat().st_size if self.log_path else 0

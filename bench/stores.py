@@ -1,19 +1,22 @@
-"""The stores a benchmark run starts from: a migrated SQLite file with market data open, and an emptied Redis database."""
+"""The stores a benchmark run starts from: a migrated SQLite file, an API key, and an emptied Redis database."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import redis
-from sqlalchemy import update
+from sqlalchemy import select, update
 
+from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration
+from opitios.runtime.schema import validate_section
 
 REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, so FLUSHDB never touches anyone else's keys
-# The most the runtime configuration allows: a benchmark measures serving, not the client limits.
+# The most the runtime configuration allows (rate_limits counts are capped at 1 000 000).
 UNLIMITED_PER_HOUR = 1_000_000
+KEYED_LIMIT = 1_000_000
 
 
 def migrated_sqlite(folder: Path, name: str = "opitios-bench.db") -> str:
@@ -36,6 +39,43 @@ def open_market_data(url: str) -> None:
     engine.dispose()
 
 
+def keyed_database(folder: Path, name: str = "opitios-bench.db") -> tuple[str, str]:
+    """A migrated SQLite file for the benchmark proper, and a ``read`` API key stored in it.
+
+    Market data is closed to anonymous clients (``access.public_market_data`` false, the production
+    default), so every measured request is authenticated with the key; the key's limits are the most
+    the schema allows, so every request is counted against them and none is refused.
+    """
+    url = migrated_sqlite(folder, name)
+    engine = make_engine(url)
+    table = ApiConfiguration.__table__
+    try:
+        key, _prefix = create_key(engine, "benchmark", ["read"])
+        with engine.begin() as connection:
+            connection.execute(update(table).where(table.c.name == "access").values(config={"public_market_data": False}))
+            connection.execute(
+                update(table).where(table.c.name == "rate_limits").values(
+                    config={"anonymous_per_hour": UNLIMITED_PER_HOUR,
+                            "keyed_per_minute": KEYED_LIMIT, "keyed_per_hour": KEYED_LIMIT}
+                )
+            )
+    finally:
+        engine.dispose()
+    return url, key
+
+
+def section(url: str, name: str) -> dict:
+    """One runtime configuration section as the service reads it (defaults filled in)."""
+    engine = make_engine(url)
+    table = ApiConfiguration.__table__
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(select(table.c.config).where(table.c.name == name)).first()
+    finally:
+        engine.dispose()
+    return validate_section(name, (row.config if row is not None else None) or {})
+
+
 def flush_redis(url: str = REDIS_URL) -> str | None:
     """FLUSHDB on the benchmark's database; None when done, else why not."""
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
@@ -46,3 +86,25 @@ def flush_redis(url: str = REDIS_URL) -> str | None:
     finally:
         client.close()
     return None
+
+
+def reset_client_limits(url: str = REDIS_URL) -> int:
+    """Delete the client rate-limit counters (Flask-Limiter's keys under ``opitios:v1:limits``): the key starts
+    the next scenario with its whole allowance, as in a new hour. Returns how many counters there were."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        found = list(client.scan_iter(match="*opitios:v1:limits*", count=1000))
+        if found:
+            client.delete(*found)
+        return len(found)
+    finally:
+        client.close()
+
+
+def redis_keys(url: str = REDIS_URL) -> int:
+    """How many keys the benchmark's Redis database holds."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    try:
+        return client.dbsize()
+    finally:
+        client.close()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup
 from marshmallow import ValidationError
 from sqlalchemy import Engine, select
@@ -41,6 +42,14 @@ def _engine() -> Iterator[Engine]:
 
 def _fail(message: str) -> None:
     raise click.ClickException(message)
+
+
+@main.command("openapi")
+def openapi_command() -> None:
+    """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`."""
+    from opitios.openapi import build_spec
+
+    click.echo(json.dumps(build_spec(current_app), indent=2))
 
 
 @main.command("providers", with_appcontext=False)

@@ -13,4 +13,7 @@ class OrjsonProvider(DefaultJSONProvider):
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         # Validation messages may be keyed by list index; Flask's default handles dates, decimals, UUIDs.
-        return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+        try:
+            return orjson.dumps(obj, default=self.default, option=orjson.OPT_NON_STR_KEYS).decode()
+        except TypeError:  # what orjson cannot hold (an integer past 64 bits echoed from bad input)
+            return super().dumps(obj, separators=(",", ":"))

@@ -65,6 +65,13 @@ def test_the_page_token_is_passed_through(client, sandbox, upstream_queries):
     assert first["bars"] + second["bars"] == [as_bar(bar) for bar in raw["bars"]["AAPL"]]
 
 
+@pytest.mark.parametrize("token", ["not-a-token", "%C3%A9t%C3%A9"])  # the second is not even ASCII
+def test_a_page_token_the_upstream_refuses_is_400(client, token):
+    response = client.get(f"/api/v1/stocks/AAPL/bars?page_token={token}")
+    assert response.status_code == 400
+    assert response.headers["X-Error-Code"] == "INVALID_PARAMETER"
+
+
 def test_the_last_page_says_there_is_no_more(client):
     data = client.get("/api/v1/stocks/AAPL/bars?timeframe=1Hour&start=2024-06-03&end=2024-06-03T23:59:00Z&limit=100").get_json()["data"]
     assert data["page_info"] == {"has_more": False, "next_page_token": None}

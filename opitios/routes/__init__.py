@@ -48,7 +48,7 @@ def client_blueprints() -> list[Blueprint]:
 
 
 def register_blueprints(app: Flask) -> None:
-    from opitios.routes import ops
+    from opitios.routes import docs, ops
 
-    for blueprint in (*client_blueprints(), ops.bp):
+    for blueprint in (*client_blueprints(), ops.bp, docs.bp):
         app.register_blueprint(blueprint, url_prefix=API_PREFIX)

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate, validates_schema
 
 from opitios.errors import ApiError
 from opitios.schemas.bars import PageInfoSchema
+from opitios.schemas.batches import ErrorEntrySchema, OneOf, SummarySchema
 from opitios.schemas.common import (
     BodyArgs,
     PositiveDecimal,
@@ -97,3 +98,12 @@ class ChainSchema(Schema):
     count = fields.Integer()
     filters_applied = fields.Dict()
     page_info = fields.Nested(PageInfoSchema)
+
+
+class OptionBatchEntrySchema(OptionQuoteSchema):
+    status = fields.String(required=True, validate=validate.OneOf(["success"]))
+
+
+class OptionBatchSchema(Schema):
+    quotes = fields.List(OneOf(OptionBatchEntrySchema, ErrorEntrySchema), required=True)
+    summary = fields.Nested(SummarySchema, required=True)

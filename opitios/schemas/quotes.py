@@ -1,9 +1,10 @@
-"""Stock quotes: path, single and batch arguments, and the quote object."""
+"""Stock quotes: path, single and batch arguments, the quote object and the batch answer."""
 
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from opitios.schemas.batches import ErrorEntrySchema, OneOf, SummarySchema
 from opitios.schemas.common import BodyArgs, QueryArgs, Symbol, SymbolList, WholeNumber, upstream_number, upstream_text
 
 
@@ -36,3 +37,12 @@ class StockQuoteSchema(Schema):
     volume = upstream_number(description="volume of the upstream's latest daily bar")
     quote_timestamp = upstream_text()
     trade_timestamp = upstream_text()
+
+
+class StockBatchEntrySchema(StockQuoteSchema):
+    status = fields.String(required=True, validate=validate.OneOf(["success"]))
+
+
+class StockBatchSchema(Schema):
+    quotes = fields.List(OneOf(StockBatchEntrySchema, ErrorEntrySchema), required=True)
+    summary = fields.Nested(SummarySchema, required=True)

@@ -1,15 +1,15 @@
-"""Trading: order bodies (every number an exact decimal string), order queries, order ids."""
+"""Trading: order bodies (every number an exact decimal string), order queries, order ids, and the broker's objects."""
 
 from __future__ import annotations
 
 import uuid
 from decimal import Decimal
 
-from marshmallow import fields, post_load, validate, validates_schema
+from marshmallow import INCLUDE, Schema, fields, post_load, validate, validates_schema
 
 from opitios import symbols
 from opitios.errors import ApiError
-from opitios.schemas.common import BodyArgs, PositiveDecimal, QueryArgs, WholeNumber, invalid_symbols
+from opitios.schemas.common import BodyArgs, PositiveDecimal, QueryArgs, WholeNumber, invalid_symbols, upstream_text
 
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
@@ -86,3 +86,68 @@ def order_id(text: str) -> str:
         return str(uuid.UUID(text))
     except ValueError:
         raise ApiError("INVALID_PARAMETER", f"Not an order id: {text!r} (order ids are UUIDs)", details={"order_id": text}) from None
+
+
+class _AsSent(Schema):
+    """A broker object passed through as sent: the fields named here, and whatever else the broker adds."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+def _money(**metadata) -> fields.String:
+    """A broker figure: an exact decimal string, or null."""
+    return upstream_text(description="an exact decimal string", **metadata)
+
+
+class AccountSchema(_AsSent):
+    id = fields.String(required=True)
+    account_number = upstream_text()
+    status = upstream_text()
+    currency = upstream_text()
+    cash = _money()
+    buying_power = _money()
+    equity = _money()
+    portfolio_value = _money()
+
+
+class PositionSchema(_AsSent):
+    symbol = fields.String(required=True)
+    asset_class = upstream_text()
+    side = upstream_text()
+    qty = _money()
+    avg_entry_price = _money()
+    market_value = _money()
+    cost_basis = _money()
+    unrealized_pl = _money()
+    current_price = _money()
+
+
+class OrderSchema(_AsSent):
+    id = fields.String(required=True)
+    client_order_id = upstream_text()
+    symbol = upstream_text()
+    asset_class = upstream_text()
+    qty = _money()
+    filled_qty = _money()
+    filled_avg_price = _money()
+    type = upstream_text()
+    side = upstream_text()
+    time_in_force = upstream_text()
+    limit_price = _money()
+    stop_price = _money()
+    status = upstream_text()
+    created_at = upstream_text()
+    updated_at = upstream_text()
+    canceled_at = upstream_text()
+
+
+class PositionsSchema(Schema):
+    positions = fields.List(fields.Nested(PositionSchema), required=True)
+    count = fields.Integer(required=True)
+
+
+class OrdersSchema(Schema):
+    orders = fields.List(fields.Nested(OrderSchema), required=True, metadata={"description": "newest first"})
+    count = fields.Integer(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["open", "closed", "all"]))

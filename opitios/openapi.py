@@ -1,0 +1,242 @@
+"""OpenAPI 3 generated from the code: the app's routes, the marshmallow schemas behind them, the error codes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec_webframeworks.flask import FlaskPlugin
+from flask import Flask
+from marshmallow import Schema
+
+from opitios import __version__, openapi_examples
+from opitios.errors import ERRORS
+from opitios.openapi_operations import DOCUMENT, MARKET, OPERATIONS, TRADING, Operation
+from opitios.schemas.bars import TIMEFRAMES, Timeframe
+from opitios.schemas.batches import OneOf
+from opitios.schemas.common import MAX_SYMBOLS, DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
+from opitios.schemas.envelopes import ErrorEnvelopeSchema, MarketMetadataSchema, MetadataSchema, TradingMetadataSchema
+
+OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
+SYMBOL_PATTERNS = {"stock": "[A-Za-z][A-Za-z0-9.]{0,9}", "option": "[A-Za-z][A-Za-z0-9]{0,5}[0-9]{6}[CPcp][0-9]{8}"}
+SYMBOL_EXAMPLES = {"stock": "AAPL", "option": "AAPL261127C00190000"}
+DECIMAL = r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+
+SCOPES = {MARKET: "read", TRADING: "trade"}
+METADATA = {MARKET: MarketMetadataSchema, TRADING: TradingMetadataSchema}
+KEYED = (
+    "AUTHENTICATION_REQUIRED", "INVALID_API_KEY", "INSUFFICIENT_PERMISSIONS", "RATE_LIMIT_EXCEEDED", "SERVICE_NOT_READY",
+)
+UPSTREAM = (
+    "INVALID_PARAMETER", "UPSTREAM_RATE_LIMITED", "UPSTREAM_INVALID_RESPONSE", "UPSTREAM_SERVICE_ERROR",
+    "UPSTREAM_NOT_CONFIGURED", "UPSTREAM_AUTHENTICATION_FAILED", "UPSTREAM_TIMEOUT",
+)
+OVERSIZED_BODY = 413  # REQUEST_SIZE_EXCEEDED's status when the body itself is too large
+
+HEADERS = {
+    "X-Request-ID": ("the request's id: the client's own if sane, else generated", {"type": "string"}, True),
+    "X-Error-Code": ("the error's code, as in the body", {"type": "string", "enum": list(ERRORS)}, True),
+    "Retry-After": ("seconds to wait before retrying", {"type": "integer"}, True),
+    "Cache-Control": ("max-age=N for market data (the entry's TTL left); no-store otherwise", {"type": "string"}, True),
+    "X-Cache-Status": ("from the cache or not", {"type": "string", "enum": ["HIT", "MISS", "STALE"]}, True),
+    "X-Data-Source": ("metadata.data_source", {"type": "string"}, True),
+    "X-Data-Freshness": ("metadata.data_freshness_seconds, when the datum has a timestamp", {"type": "number"}, False),
+    "ETag": ("a strong validator of the data (not the metadata), for If-None-Match", {"type": "string"}, True),
+    "X-RateLimit-Limit": ("this client's limit", {"type": "integer"}, False),
+    "X-RateLimit-Remaining": ("requests left in the window", {"type": "integer"}, False),
+    "X-RateLimit-Reset": ("when the window resets, Unix seconds", {"type": "integer"}, False),
+}
+RATE_LIMIT_HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
+MARKET_HEADERS = ("X-Request-ID", "Cache-Control", "X-Cache-Status", "X-Data-Source", "X-Data-Freshness", "ETag")
+SUCCESS_HEADERS = {
+    MARKET: (*MARKET_HEADERS, *RATE_LIMIT_HEADERS),
+    TRADING: ("X-Request-ID", "Cache-Control", "X-Data-Source", *RATE_LIMIT_HEADERS),
+}
+IF_NONE_MATCH = {
+    "name": "If-None-Match", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "an ETag of an earlier answer: 304 with no body (and no upstream call) while the data is unchanged",
+}
+
+DESCRIPTION = """\
+A market-data and trading gateway in front of Alpaca that answers with real upstream data only.
+
+Every answer is an envelope: `{"data", "metadata"}` on success, `{"error", "metadata"}` otherwise, with
+`X-Request-ID` always and `X-Error-Code` on every error. Any path outside these answers 404 `NOT_FOUND`;
+a method a path does not take answers 405 `METHOD_NOT_ALLOWED` with `Allow`. 429 and 503 carry `Retry-After`.
+
+Market data needs an API key with the `read` scope (unless the operator opened it, `access.public_market_data`),
+trading one with `trade` (`admin` allows both); send it as `X-API-Key` or `Authorization: Bearer`.
+Operations and these documents are open.
+"""
+
+
+def build_spec(app: Flask) -> dict[str, Any]:
+    """The OpenAPI description of every documented route of ``app``, as a JSON-ready dict."""
+    marshmallow = MarshmallowPlugin(schema_name_resolver=_schema_name)
+    spec = APISpec(
+        title="opitios", version=__version__, openapi_version=OPENAPI_VERSION,
+        plugins=[FlaskPlugin(), marshmallow], info={"description": DESCRIPTION},
+    )
+    _describe_custom_fields(marshmallow)
+    spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
+    spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer", "description": "the same API key"})
+    for name, (description, schema, required) in HEADERS.items():
+        spec.components.header(name, {"description": description, "required": required, "schema": schema})
+    spec.components.schema("ErrorEnvelope", {"example": openapi_examples.ERROR}, schema=ErrorEnvelopeSchema)
+    for rule in app.url_map.iter_rules():
+        operation = OPERATIONS.get(rule.endpoint)
+        if operation is None:
+            continue
+        described = _operation(marshmallow, rule, operation)
+        methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
+        spec.path(view=app.view_functions[rule.endpoint], app=app, operations={m.lower(): described for m in methods})
+    return spec.to_dict()
+
+
+def _schema_name(schema) -> str | None:
+    """Components are named after their class; a schema narrowed with ``exclude`` or ``only`` stays inline."""
+    if isinstance(schema, Schema) and (schema.exclude or schema.only):
+        return None
+    cls = schema if isinstance(schema, type) else type(schema)
+    return cls.__name__.removesuffix("Schema")
+
+
+def _describe_custom_fields(plugin: MarshmallowPlugin) -> None:
+    """Types for our own fields; patterns, items and shapes from an attribute function."""
+    for field_cls, openapi_type in (
+        (Symbol, "string"), (SymbolList, "array"), (DateOrDateTime, "string"), (PositiveDecimal, "string"),
+        (WholeNumber, "integer"), (Timeframe, "string"), (OneOf, None),
+    ):
+        plugin.map_to_openapi_type(field_cls, openapi_type, None)
+    plugin.converter.add_attribute_function(_custom_field_properties)
+
+
+def _symbol(kind: str) -> dict:
+    return {"type": "string", "pattern": f"^{SYMBOL_PATTERNS[kind]}$", "example": SYMBOL_EXAMPLES[kind]}
+
+
+def _custom_field_properties(converter, field, **kwargs) -> dict:
+    """The OpenAPI properties our fields' own rules add (bound to the plugin's converter)."""
+    if isinstance(field, Symbol):
+        return {**_symbol(field.kind), "description": f"a {field.kind} symbol, matched without regard to case"}
+    if isinstance(field, SymbolList) and field.comma_separated:
+        one = SYMBOL_PATTERNS[field.kind]
+        return {"type": "string", "pattern": f"^{one}(,{one})*$", "example": "AAPL,MSFT",
+                "description": f"comma-separated, 1..{MAX_SYMBOLS} (at most limits.max_batch_symbols, 20 by default)"}
+    if isinstance(field, SymbolList):
+        return {"items": _symbol(field.kind), "minItems": 1, "maxItems": MAX_SYMBOLS,
+                "description": "at most limits.max_batch_symbols (20 by default); repeats are asked for once"}
+    if isinstance(field, DateOrDateTime):
+        return {"anyOf": [{"format": "date"}, {"format": "date-time"}], "example": "2024-06-03T13:30:00Z",
+                "description": "an ISO 8601 date or datetime (a naive one is UTC)"}
+    if isinstance(field, PositiveDecimal):
+        return {"pattern": DECIMAL, "example": "1.5",
+                "description": "a positive decimal, kept exact (a JSON number is accepted too)"}
+    if isinstance(field, Timeframe):
+        return {"enum": list(TIMEFRAMES), "description": "matched without regard to case"}
+    if isinstance(field, OneOf):
+        return {"oneOf": [converter.resolve_nested_schema(schema) for schema in field.schemas]}
+    return {}
+
+
+def _operation(plugin: MarshmallowPlugin, rule, operation: Operation) -> dict:
+    described: dict[str, Any] = {"tags": [operation.kind], "summary": operation.summary, "operationId": rule.endpoint}
+    scope = SCOPES.get(operation.kind)
+    description = operation.description
+    if scope is not None:
+        described["security"] = [{"ApiKey": []}, {"Bearer": []}]
+        described["x-scope"] = scope
+        description = f"Needs an API key with the `{scope}` scope. {description}".strip()
+    if description:
+        described["description"] = description
+    parameters = _parameters(plugin, rule, operation)
+    if parameters:
+        described["parameters"] = parameters
+    if operation.body is not None:
+        content = {"schema": operation.body}
+        if rule.endpoint in openapi_examples.BODIES:
+            content["example"] = openapi_examples.BODIES[rule.endpoint]
+        described["requestBody"] = {"required": True, "content": {"application/json": content}}
+    described["responses"] = {"200": _success(plugin, rule.endpoint, operation), **_errors(plugin, operation)}
+    if operation.kind == MARKET and "GET" in rule.methods:
+        described["responses"]["304"] = {"description": "Not Modified (If-None-Match)", "headers": _headers(MARKET_HEADERS)}
+    return described
+
+
+def _parameters(plugin: MarshmallowPlugin, rule, operation: Operation) -> list[dict]:
+    """Path and query parameters from the route's *Args schema; rule variables become path parameters."""
+    in_path = {operation.path_fields.get(name, name): name for name in rule.arguments}
+    parameters = []
+    if operation.args is not None:
+        for parameter in plugin.converter.schema2parameters(operation.args, location="query"):
+            variable = in_path.get(parameter["name"])
+            if variable is not None:
+                parameter.update({"in": "path", "name": variable, "required": True})
+            _no_null(parameter["schema"])
+            parameters.append(parameter)
+    parameters.extend(operation.parameters)
+    if operation.kind == MARKET and "GET" in rule.methods:
+        parameters.append(IF_NONE_MATCH)
+    return parameters
+
+
+def _no_null(schema: dict) -> None:
+    """A query string cannot carry null: an optional parameter is simply left out."""
+    schema.pop("nullable", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+    if "enum" in schema:
+        schema["enum"] = [value for value in schema["enum"] if value is not None]
+
+
+def _headers(names) -> dict:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
+def _success(plugin: MarshmallowPlugin, endpoint: str, operation: Operation) -> dict:
+    if operation.kind == DOCUMENT:
+        schema = {"type": "object"} if operation.media_type == "application/json" else {"type": "string"}
+        return {"description": operation.summary, "headers": _headers(["X-Request-ID"]),
+                "content": {operation.media_type: {"schema": schema}}}
+    metadata = METADATA.get(operation.kind, MetadataSchema)
+    content: dict[str, Any] = {
+        "schema": {
+            "type": "object",
+            "required": ["data", "metadata"],
+            "properties": {"data": plugin.converter.resolve_nested_schema(operation.data),
+                           "metadata": plugin.converter.resolve_nested_schema(metadata)},
+            "additionalProperties": False,
+        }
+    }
+    if endpoint in openapi_examples.ANSWERS:
+        content["example"] = openapi_examples.ANSWERS[endpoint]
+    headers = SUCCESS_HEADERS.get(operation.kind, ("X-Request-ID", "Cache-Control"))
+    return {"description": operation.summary, "headers": _headers(headers), "content": {"application/json": content}}
+
+
+def error_codes(operation: Operation) -> dict[int, list[str]]:
+    """The error codes a route can answer with, by HTTP status."""
+    keyed = (*KEYED, *UPSTREAM) if operation.kind in SCOPES else ()
+    body = ("INVALID_REQUEST_BODY",) if operation.body is not None else ()
+    by_status: dict[int, list[str]] = {}
+    for code in dict.fromkeys([*operation.codes, *keyed, *body, "INTERNAL_SERVICE_ERROR"]):
+        by_status.setdefault(ERRORS[code][0], []).append(code)
+    if body:
+        by_status[OVERSIZED_BODY] = ["REQUEST_SIZE_EXCEEDED"]
+    return dict(sorted(by_status.items()))
+
+
+def _errors(plugin: MarshmallowPlugin, operation: Operation) -> dict:
+    envelope = plugin.converter.resolve_nested_schema(ErrorEnvelopeSchema)
+    responses = {}
+    for status, codes in error_codes(operation).items():
+        headers = ["X-Request-ID", "X-Error-Code", *(["Retry-After"] if status in (429, 503) else [])]
+        code = {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}}
+        narrowed = {"type": "object", "properties": {"error": code}}
+        responses[str(status)] = {
+            "description": ", ".join(codes),
+            "headers": _headers(headers),
+            "content": {"application/json": {"schema": {"allOf": [envelope, narrowed]}}},
+        }
+    return responses

@@ -1,0 +1,56 @@
+"""The OpenAPI description and the docs page, with the Swagger UI assets of the installed swagger-ui-bundle (no CDN)."""
+
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Response, abort, current_app, send_from_directory, url_for
+from swagger_ui_bundle import swagger_ui_path
+
+from opitios.openapi import build_spec
+
+bp = Blueprint("docs", __name__)
+
+# The page's assets: only these files of the bundle are served.
+ASSETS = ("swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png")
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>opitios API</title>
+<link rel="stylesheet" href="{css}">
+<link rel="icon" type="image/png" href="{icon}">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="{js}"></script>
+<script>
+window.ui = SwaggerUIBundle({{url: {spec}, dom_id: "#swagger-ui", deepLinking: true, validatorUrl: null,
+  presets: [SwaggerUIBundle.presets.apis], layout: "BaseLayout"}});
+</script>
+</body>
+</html>
+"""
+
+
+@bp.get("/openapi.json")
+def openapi():
+    spec = current_app.extensions.get("opitios.openapi")
+    if spec is None:
+        spec = current_app.extensions["opitios.openapi"] = build_spec(current_app)
+    return current_app.json.response(spec)
+
+
+@bp.get("/docs")
+def page():
+    css, js, icon = (url_for("docs.asset", filename=name) for name in ASSETS)
+    html = PAGE.format(css=css, icon=icon, js=js, spec=json.dumps(url_for("docs.openapi")))
+    return Response(html, mimetype="text/html")
+
+
+@bp.get("/docs/<filename>")
+def asset(filename: str):
+    if filename not in ASSETS:
+        abort(404)
+    return send_from_directory(str(swagger_ui_path), filename)

@@ -1,0 +1,55 @@
+"""The envelopes' shapes (CONTRACT §2): success metadata of each kind, and the error envelope."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from opitios.errors import ERRORS
+
+
+class MetadataSchema(Schema):
+    request_id = fields.String(required=True)
+    timestamp = fields.String(required=True, metadata={"description": "when the answer was made, UTC, milliseconds"})
+
+
+class _ProvenanceSchema(MetadataSchema):
+    provider = fields.String(required=True)
+    data_timestamp = fields.String(
+        required=True, allow_none=True, metadata={"description": "the upstream's own timestamp of the datum"}
+    )
+    data_freshness_seconds = fields.Float(
+        required=True, allow_none=True, metadata={"description": "now minus data_timestamp"}
+    )
+    market_status = fields.String(required=True, validate=validate.OneOf(["open", "closed", "unknown"]))
+
+
+class MarketMetadataSchema(_ProvenanceSchema):
+    data_source = fields.String(
+        required=True,
+        validate=validate.OneOf(["alpaca_real_time", "alpaca_options_real_time", "alpaca_options_chain", "alpaca_historical"]),
+    )
+    feed = fields.String(required=True, allow_none=True)
+    cache = fields.String(required=True, validate=validate.OneOf(["hit", "miss", "stale"]))
+
+
+class TradingMetadataSchema(_ProvenanceSchema):
+    data_source = fields.String(required=True, validate=validate.OneOf(["alpaca_trading"]))
+    cache = fields.String(required=True, validate=validate.OneOf(["none"]))
+    idempotent_replay = fields.Boolean(metadata={"description": "order placement only: true when the order existed already"})
+
+
+class ErrorSchema(Schema):
+    code = fields.String(required=True, validate=validate.OneOf(list(ERRORS)))
+    type = fields.String(required=True, validate=validate.OneOf(sorted({kind for _, kind, _ in ERRORS.values()})))
+    message = fields.String(required=True)
+    details = fields.Dict(required=True)
+
+
+class ErrorMetadataSchema(MetadataSchema):
+    endpoint = fields.String(required=True, metadata={"description": "the path asked for"})
+    suggested_action = fields.String(required=True)
+
+
+class ErrorEnvelopeSchema(Schema):
+    error = fields.Nested(ErrorSchema, required=True)
+    metadata = fields.Nested(ErrorMetadataSchema, required=True)

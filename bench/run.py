@@ -26,7 +26,7 @@ from bench.bare import BODY_BYTES
 from bench.load import Request
 from bench.report import Phase, Scenario, access_summary, details, table, write_json
 from bench.servers import ROOT, GunicornServer, access_entries
-from bench.stores import REDIS_URL, flush_redis, keyed_database, redis_keys, reset_client_limits, section
+from bench.stores import REDIS_PREFIX, REDIS_URL, forget_keys, keyed_database, redis_keys, reset_client_limits, section
 from sandbox.client import SandboxServer
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
@@ -221,7 +221,7 @@ class Bench:
         symbols = (self.known + unknown_symbols(args.burst_symbols, known))[:args.burst_symbols]
         order = [symbols[index % len(symbols)] for index in range(args.burst_requests)]
         random.Random(0).shuffle(order)  # the same order every run
-        flush_redis()
+        forget_keys()
         keys_before = redis_keys()
         answers = []
 
@@ -389,7 +389,7 @@ def main(argv: list[str] | None = None) -> int:
     py_spy = pyspy.find_py_spy() if args.profile else None
     if args.profile and py_spy is None:
         sys.exit("bench: --profile needs py-spy: .venv/bin/pip install py-spy")
-    redis_problem = flush_redis()
+    redis_problem = forget_keys()
     if redis_problem:
         sys.exit(f"bench: {redis_problem}; the benchmark measures opitios with its real Redis")
     summary = machine(args, "wrk" if wrk else "python")
@@ -402,8 +402,9 @@ def main(argv: list[str] | None = None) -> int:
         database, key = keyed_database(Path(folder))
         budget = section(database, "upstream")["requests_per_minute"]
         summary.update(upstream_budget_per_minute=budget, rate_limits=section(database, "rate_limits"),
-                       access=section(database, "access"), redis=f"{REDIS_URL}, flushed before the run and before (d)")
-        env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": REDIS_URL}
+                       access=section(database, "access"), redis=f"{REDIS_URL}, keys under {REDIS_PREFIX}:, deleted before the run and before (d)")
+        env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": REDIS_URL,
+               "OPITIOS_REDIS_PREFIX": REDIS_PREFIX}
         with GunicornServer("wsgi:app", workers=args.workers, env=env) as opitios, \
                 GunicornServer("bench.bare:app", workers=args.workers, env=env, ready_path=None) as bare:
             started.update({opitios.pid, bare.pid})

@@ -13,7 +13,9 @@ from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration
 from opitios.runtime.schema import validate_section
 
-REDIS_URL = "redis://127.0.0.1:6379/14"  # a database of its own, so FLUSHDB never touches anyone else's keys
+REDIS_URL = "redis://127.0.0.1:6379/0"
+# Every key the benchmark's gateway writes is under this namespace, and only those are ever deleted.
+REDIS_PREFIX = "opitios-bench"
 # The most the runtime configuration allows (rate_limits counts are capped at 1 000 000).
 UNLIMITED_PER_HOUR = 1_000_000
 KEYED_LIMIT = 1_000_000
@@ -76,11 +78,18 @@ def section(url: str, name: str) -> dict:
     return validate_section(name, (row.config if row is not None else None) or {})
 
 
-def flush_redis(url: str = REDIS_URL) -> str | None:
-    """FLUSHDB on the benchmark's database; None when done, else why not."""
+def _our_keys(client: redis.Redis) -> list:
+    # Flask-Limiter puts its own prefix before ours, so match the namespace anywhere in the key.
+    return list(client.scan_iter(match=f"*{REDIS_PREFIX}:*", count=1000))
+
+
+def forget_keys(url: str = REDIS_URL, part: str = "") -> str | None:
+    """Delete the benchmark's keys (those whose namespace part starts with ``part``); None when done, else why not."""
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        client.flushdb()
+        found = [key for key in _our_keys(client) if f"{REDIS_PREFIX}:v1:{part}".encode() in key]
+        if found:
+            client.delete(*found)
     except redis.RedisError as error:
         return f"Redis at {url} unreachable ({error.__class__.__name__}); `make services` starts it"
     finally:
@@ -88,23 +97,15 @@ def flush_redis(url: str = REDIS_URL) -> str | None:
     return None
 
 
-def reset_client_limits(url: str = REDIS_URL) -> int:
-    """Delete the client rate-limit counters (Flask-Limiter's keys under ``opitios:v1:limits``): the key starts
-    the next scenario with its whole allowance, as in a new hour. Returns how many counters there were."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
-    try:
-        found = list(client.scan_iter(match="*opitios:v1:limits*", count=1000))
-        if found:
-            client.delete(*found)
-        return len(found)
-    finally:
-        client.close()
+def reset_client_limits(url: str = REDIS_URL) -> None:
+    """Delete the client rate-limit counters: the key starts the next scenario with its whole allowance, as in a new hour."""
+    forget_keys(url, "limits")
 
 
 def redis_keys(url: str = REDIS_URL) -> int:
-    """How many keys the benchmark's Redis database holds."""
+    """How many keys the benchmark holds in Redis."""
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        return client.dbsize()
+        return len(_our_keys(client))
     finally:
         client.close()

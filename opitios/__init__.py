@@ -86,7 +86,11 @@ def _protection(app: Flask, runtime):
     from opitios.upstream.gate import UpstreamGate
 
     url = app.config["REDIS_URL"]
-    shared = SharedRedis(url, max_connections=app.config["OPITIOS_WORKER_CONNECTIONS"]) if url else None
+    shared = (
+        SharedRedis(url, max_connections=app.config["OPITIOS_WORKER_CONNECTIONS"], prefix=app.config["OPITIOS_REDIS_PREFIX"])
+        if url
+        else None
+    )
     app.extensions["opitios.redis"] = shared
     timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
     budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])

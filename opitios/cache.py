@@ -1,6 +1,6 @@
 """The market-data cache: key names, TTL policy, entry format, and the store (Redis, or in-process).
 
-Keys are versioned and namespaced (``opitios:v1:quote:stock:AAPL:iex``) so a
+Keys are versioned and namespaced (``opitios:v1:quote:stock:AAPL:iex``, under ``OPITIOS_REDIS_PREFIX``) so a
 deploy that changes the entry format moves to ``v2`` instead of misreading
 ``v1``. An entry is the provider's normalized value plus the upstream's own
 timestamp, the time it was fetched and the TTL it was fetched with; it is
@@ -26,7 +26,6 @@ from flask_caching import Cache
 
 from opitios.shared_redis import SharedRedis
 
-PREFIX = "opitios:v1:"
 INTRADAY = ("Min", "Hour")
 # The in-worker L1 in front of Redis: at most this long, never past the entry's TTL.
 L1_SECONDS = 1.0
@@ -107,7 +106,7 @@ class Entry:
 
 def _backend(app: Flask, config: dict) -> BaseCache:
     """A Flask-Caching cache bound to ``app``; we use its backend directly so errors reach us."""
-    cache = Cache(app, config={"CACHE_KEY_PREFIX": PREFIX, "CACHE_DEFAULT_TIMEOUT": 300, **config})
+    cache = Cache(app, config={"CACHE_DEFAULT_TIMEOUT": 300, **config})
     return app.extensions["cache"][cache]
 
 
@@ -153,7 +152,11 @@ class CacheStore:
         self._shared = shared
         self._l1 = L1() if shared is not None else None
         self._local = _backend(app, {"CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 20000})
-        self._redis = _backend(app, {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": shared.client}) if shared else None
+        self._redis = (
+            _backend(app, {"CACHE_TYPE": "RedisCache", "CACHE_REDIS_HOST": shared.client, "CACHE_KEY_PREFIX": shared.namespace})
+            if shared
+            else None
+        )
 
     @property
     def mode(self) -> str:

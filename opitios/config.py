@@ -106,6 +106,8 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ALPACA_OPTION_FEED": _choice(env, "ALPACA_OPTION_FEED", "indicative", OPTION_FEEDS),
         "DATABASE_URL": _text(env, "DATABASE_URL"),
         "REDIS_URL": _text(env, "REDIS_URL"),
+        # Every Redis key opitios writes starts with this, so deployments (or test runs) can share a server.
+        "OPITIOS_REDIS_PREFIX": _text(env, "OPITIOS_REDIS_PREFIX", "opitios"),
         "OPITIOS_BIND": _text(env, "OPITIOS_BIND", "0.0.0.0:8081"),
         "OPITIOS_WORKERS": _workers(env),
         "OPITIOS_PROVIDER": _text(env, "OPITIOS_PROVIDER", "alpaca"),

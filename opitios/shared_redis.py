@@ -30,7 +30,7 @@ T = TypeVar("T")
 class SharedRedis:
     """A Redis client with a bounded, blocking connection pool, and this worker's view of its health."""
 
-    def __init__(self, url: str, max_connections: int):
+    def __init__(self, url: str, max_connections: int, prefix: str = "opitios"):
         # A blocking pool waits for a free connection instead of failing past its size.
         pool = redis.BlockingConnectionPool.from_url(
             url,
@@ -41,10 +41,16 @@ class SharedRedis:
         )
         self.client = redis.Redis(connection_pool=pool)
         self.url = url
+        # Versioned, so a deploy that changes what a key holds moves to v2 instead of misreading v1.
+        self.namespace = f"{prefix}:v1:"
         self.state = "ok"
         self.failures = 0
         self._retry_at = 0.0
         self._lock = threading.Lock()
+
+    def key(self, name: str) -> str:
+        """The Redis key for ``name`` under this deployment's namespace."""
+        return self.namespace + name
 
     def usable(self) -> bool:
         return self.state == "ok" or time.monotonic() >= self._retry_at

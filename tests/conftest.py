@@ -1,6 +1,7 @@
 """Shared pytest fixtures."""
 import os
 import textwrap
+import uuid
 
 import pytest
 import redis
@@ -68,19 +69,31 @@ def rows_of():
     return Rows
 
 
-# A database of this session's own among 1..13 (0 is the default, 14 the benchmark's), so two
-# test runs on one machine rarely empty each other's keys.
-REDIS_TEST_URL = os.environ.get("OPITIOS_TEST_REDIS_URL") or f"redis://127.0.0.1:6379/{1 + os.getpid() % 13}"
+# The Redis the suite uses (the machine's, unless OPITIOS_TEST_REDIS_URL says otherwise). The suite never
+# empties a database: each test writes under a namespace of its own and deletes only those keys.
+REDIS_TEST_URL = os.environ.get("OPITIOS_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
-def redis_url():
-    """The machine's Redis, in this session's database, emptied for the test."""
+def redis_prefix(monkeypatch):
+    """A Redis namespace of this test's own; every app (and gunicorn) the test starts writes under it."""
+    prefix = f"opitios-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    monkeypatch.setenv("OPITIOS_REDIS_PREFIX", prefix)
+    yield prefix
     client = redis.Redis.from_url(REDIS_TEST_URL)
-    client.flushdb()
-    yield REDIS_TEST_URL
-    client.flushdb()
-    client.close()
+    try:
+        # Flask-Limiter puts its own prefix before ours, so the namespace is matched anywhere in the key.
+        ours = list(client.scan_iter(match=f"*{prefix}:*", count=1000))
+        if ours:
+            client.delete(*ours)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_url(redis_prefix):
+    """The suite's Redis, with this test's keys under a namespace of their own."""
+    return REDIS_TEST_URL
 
 
 @pytest.fixture(scope="session")
@@ -157,7 +170,9 @@ def make_app(sandbox, new_app):
             "ALPACA_OPTION_FEED": "indicative",
             "ALPACA_PAPER": "true",
             "OPITIOS_PROVIDER": "alpaca",
-            "OPITIOS_UPSTREAM_TIMEOUT": "2",
+            # Far beyond what any answer takes, however busy the machine: retries stop at their attempt
+            # bound, never at a deadline that a slow machine reaches sooner. Timeout tests set their own.
+            "OPITIOS_UPSTREAM_TIMEOUT": "30",
             "TESTING": True,
             **overrides,
         }

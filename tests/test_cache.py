@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+import redis
 
 SNAPSHOTS = "/v2/stocks/snapshots"
 
@@ -157,3 +158,17 @@ def test_concurrent_misses_of_one_key_make_one_upstream_call(cached_app, sandbox
         thread.join()
     assert statuses == [200] * 20
     assert sandbox.count(SNAPSHOTS) == 1
+
+
+def test_every_redis_key_is_under_the_configured_prefix(make_app, sandbox, redis_url, redis_prefix):
+    client = make_app(REDIS_URL=redis_url).test_client()
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    server = redis.Redis.from_url(redis_url)
+    try:
+        ours = {key.decode() for key in server.scan_iter(match=f"*{redis_prefix}:*", count=1000)}
+    finally:
+        server.close()
+    # The cache entry, the budget and the client's limit counter: each under this deployment's namespace.
+    assert f"{redis_prefix}:v1:quote:stock:AAPL:iex" in ours
+    assert f"{redis_prefix}:v1:budget" in ours
+    assert any(f"{redis_prefix}:v1:limits" in key for key in ours)

@@ -11,8 +11,8 @@ SNAPSHOTS = "/v2/stocks/snapshots"
 
 
 @pytest.fixture
-def store(make_app, redis_url):
-    shared = SharedRedis(redis_url, max_connections=4)
+def store(make_app, redis_url, redis_prefix):
+    shared = SharedRedis(redis_url, max_connections=4, prefix=redis_prefix)
     yield CacheStore(make_app(), shared), shared
     shared.close()
 
@@ -21,7 +21,7 @@ def test_the_l1_answers_a_fresh_entry_without_redis(store):
     cache, shared = store
     entry = Entry({"bid_price": 1.5}, "2024-06-03T18:59:59Z", time.time(), ttl=30)
     cache.set_many({"quote:stock:AAPL:iex": entry}, keep_for=60)
-    shared.client.flushdb()  # Redis forgets it; this worker's L1 has not
+    shared.client.delete(shared.key("quote:stock:AAPL:iex"))  # Redis forgets it; this worker's L1 has not
     assert cache.get_many(["quote:stock:AAPL:iex"])["quote:stock:AAPL:iex"] == entry
     assert cache.get_many(["quote:stock:AAPL:iex"], use_l1=False) == {}
 

@@ -57,7 +57,7 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
         storage_uri=shared.url if shared is not None else "memory://",
         # The worker's one bounded, blocking pool: the same connections as the cache and the budget.
         storage_options={"connection_pool": shared.client.connection_pool} if shared is not None else {},
-        key_prefix="opitios:v1:limits",
+        key_prefix=shared.key("limits") if shared is not None else "limits",
         # A refused hit costs nothing and window edges allow no double burst; one small script per limit.
         strategy="sliding-window-counter",
         headers_enabled=True,

@@ -17,7 +17,6 @@ from opitios import metrics
 from opitios.shared_redis import SharedRedis
 from providers.base import UpstreamInvalidResponse, UpstreamServiceError, UpstreamTimeout
 
-NAMESPACE = "opitios:v1:circuit"
 OUTAGES = (UpstreamServiceError, UpstreamTimeout, UpstreamInvalidResponse)
 STATES = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
 
@@ -53,7 +52,7 @@ class Circuit:
 
     def _shared_breaker(self) -> pybreaker.CircuitBreaker:
         if self._redis is None:  # built on first use: its storage talks to Redis as it is made
-            storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._shared.client, namespace=NAMESPACE)
+            storage = pybreaker.CircuitRedisStorage(pybreaker.STATE_CLOSED, self._shared.client, namespace=self._shared.key("circuit"))
             self._redis = _breaker(storage)
         return self._redis
 

@@ -15,8 +15,6 @@ from dataclasses import dataclass
 
 from opitios.shared_redis import SharedRedis
 
-KEY = "opitios:v1:budget"
-
 # KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others.
 # Returns {granted, wait ms, tokens left}.
 _TAKE = """
@@ -101,6 +99,7 @@ class UpstreamBudget:
         self._workers = max(1, workers)
         self._local = LocalBucket()
         if shared is not None:
+            self._key = shared.key("budget")
             self._take_script = shared.client.register_script(_TAKE)
             self._drain_script = shared.client.register_script(_DRAIN)
 
@@ -112,7 +111,7 @@ class UpstreamBudget:
         # While Redis is away each worker may spend only its share of the budget.
         local_burst, local_rate = shape(max(1, per_minute // self._workers))
         return self._shared.run(
-            lambda: self._from_script(self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share])),
+            lambda: self._from_script(self._take_script(keys=[self._key], args=[burst, rate, 1, burst * reserve_share])),
             lambda: self._local.take(local_burst, local_rate, local_burst * reserve_share),
         )
 
@@ -125,4 +124,4 @@ class UpstreamBudget:
         """The upstream said 429: spend nothing more until its window resets."""
         self._local.drain(seconds)
         if self._shared is not None:
-            self._shared.run(lambda: self._drain_script(keys=[KEY], args=[seconds]), lambda: None)
+            self._shared.run(lambda: self._drain_script(keys=[self._key], args=[seconds]), lambda: None)

@@ -12,8 +12,6 @@ import uuid
 
 from opitios.shared_redis import SharedRedis
 
-PREFIX = "opitios:v1:lock:"
-
 # Delete a claim only if it is still ours (its lease may have passed to another).
 _RELEASE = """
 for i, key in ipairs(KEYS) do
@@ -30,6 +28,7 @@ class SingleFlight:
         self._held: set[str] = set()
         self._lock = threading.Lock()
         if shared is not None:
+            self._prefix = shared.key("lock:")
             self._release_script = shared.client.register_script(_RELEASE)
 
     def claim(self, keys: list[str]) -> tuple[str, set[str]]:
@@ -42,7 +41,7 @@ class SingleFlight:
     def _claim_shared(self, keys: list[str], token: str) -> set[str]:
         pipeline = self._shared.client.pipeline(transaction=False)
         for key in keys:
-            pipeline.set(PREFIX + key, token, nx=True, px=self._lease_ms)
+            pipeline.set(self._prefix + key, token, nx=True, px=self._lease_ms)
         return {key for key, won in zip(keys, pipeline.execute()) if won}
 
     def _claim_local(self, keys: list[str]) -> set[str]:
@@ -55,7 +54,7 @@ class SingleFlight:
         """Whether someone still holds a claim on ``key``."""
         if self._shared is None:
             return key in self._held
-        return self._shared.run(lambda: bool(self._shared.client.exists(PREFIX + key)), lambda: key in self._held)
+        return self._shared.run(lambda: bool(self._shared.client.exists(self._prefix + key)), lambda: key in self._held)
 
     def release(self, token: str, keys: set[str]) -> None:
         if not keys:
@@ -63,4 +62,4 @@ class SingleFlight:
         with self._lock:
             self._held -= keys
         if self._shared is not None:
-            self._shared.run(lambda: self._release_script(keys=[PREFIX + key for key in keys], args=[token]), lambda: None)
+            self._shared.run(lambda: self._release_script(keys=[self._prefix + key for key in keys], args=[token]), lambda: None)

@@ -8,17 +8,21 @@ PIP := $(PY) -m pip --disable-pip-version-check
 
 .PHONY: install install-test run demo test services clean bench
 
+# Each step says what it is doing before it does it: a fresh install takes a minute or more.
 $(VENV)/bin/python:
-	$(PYTHON) -m venv $(VENV)
+	@echo "make: creating the virtual environment $(VENV)"
+	@$(PYTHON) -m venv $(VENV)
 
 # Editable install: the opitios.providers entry points exist only in installed metadata.
 $(VENV)/.installed: $(VENV)/bin/python setup.cfg pyproject.toml
-	$(PIP) install -q -e .
-	touch $@
+	@echo "make: installing opitios and its dependencies into $(VENV) (about a minute on a fresh clone)"
+	@$(PIP) install -q -e .
+	@touch $@
 
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -q -e '.[test]'
-	touch $@
+	@echo "make: installing the test tools (pytest, schemathesis, hadolint, ...)"
+	@$(PIP) install -q -e '.[test]'
+	@touch $@
 
 install: $(VENV)/.installed
 
@@ -35,6 +39,7 @@ services:
 	scripts/services.sh
 
 test: install-test services
+	@echo "make: running the whole suite"
 	$(PY) -m pytest
 
 # opitios (API key, rate limits, metrics, Redis) and a bare Flask route side by side under gunicorn, against

@@ -35,50 +35,75 @@ def test_the_l1_never_answers_past_the_entrys_ttl(store):
     assert found == entry and not found.fresh(time.time())
 
 
-def test_a_hot_quote_stays_a_hit_across_its_ttl(make_app, sandbox, rows, redis_url):
-    rows.put("cache_ttl", {"stock_quote_open": 2})
+def refresher(app):
+    """The app's refresh-ahead, its background thread stopped: the test decides when it runs."""
+    ahead = app.extensions["opitios"].cached.ahead
+    ahead.stop()
+    return ahead
+
+
+def wait_until(moment: float) -> None:
+    """Sleep until the wall clock has passed ``moment`` (a lower bound only: a slow machine waits longer)."""
+    while time.time() < moment:
+        time.sleep(max(0.01, moment - time.time()))
+
+
+TTL = 6  # refresh-ahead acts when max(1 s, TTL / 5) is left; the wide margins hold on a busy machine
+
+
+def test_a_hot_quote_is_refreshed_before_its_ttl_ends_and_stays_a_hit(make_app, sandbox, rows, redis_url):
+    rows.put("cache_ttl", {"stock_quote_open": TTL})
     sandbox.switches(market="open")
-    client = make_app(REDIS_URL=redis_url).test_client()
-    assert client.get("/api/v1/stocks/AAPL/quote").headers["X-Cache-Status"] == "MISS"
-    statuses, ages = [], []
-    deadline = time.monotonic() + 5  # two and a half TTLs
-    while time.monotonic() < deadline:
-        response = client.get("/api/v1/stocks/AAPL/quote")
-        statuses.append(response.headers["X-Cache-Status"])
-        ages.append(int(response.headers["Cache-Control"].removeprefix("max-age=")))
-        time.sleep(0.1)
-    assert set(statuses) == {"HIT"}  # refreshed ahead: no client waited for the upstream
-    assert sandbox.count(SNAPSHOTS) >= 2  # and the upstream was asked again before each TTL ran out
-    assert max(ages) <= 2
+    app = make_app(REDIS_URL=redis_url)
+    ahead, client = refresher(app), app.test_client()
+    first = client.get("/api/v1/stocks/AAPL/quote")
+    assert first.headers["X-Cache-Status"] == "MISS"
+    fetched = time.time()
+    assert ahead.run_once() == 0  # not due yet: most of the TTL is left
+    wait_until(fetched + TTL - 1.1)  # due: 1.1 s of a 6 s TTL left (≤ TTL / 5)
+    assert ahead.run_once() == 1 and sandbox.count(SNAPSHOTS) == 2
+    wait_until(fetched + TTL)  # the first entry's TTL is over; the refreshed one has most of its TTL left
+    after = client.get("/api/v1/stocks/AAPL/quote")
+    assert after.headers["X-Cache-Status"] == "HIT"  # refreshed ahead: no client waited for the upstream
+    assert sandbox.count(SNAPSHOTS) == 2
+    assert int(after.headers["Cache-Control"].removeprefix("max-age=")) <= TTL
 
 
 def test_a_quote_nobody_asks_for_is_not_refreshed(make_app, sandbox, rows):
-    rows.put("cache_ttl", {"stock_quote_open": 2, "refresh_ahead_window": 1})
+    rows.put("cache_ttl", {"stock_quote_open": TTL, "refresh_ahead_window": 1})
     sandbox.switches(market="open")
-    client = make_app().test_client()
+    app = make_app()
+    ahead, client = refresher(app), app.test_client()
     client.get("/api/v1/stocks/AAPL/quote")
-    time.sleep(3.5)
+    wait_until(time.time() + TTL - 1)  # due, but nobody has asked within the 1 s window
+    assert ahead.run_once() == 0
     assert sandbox.count(SNAPSHOTS) == 1
 
 
 def test_refresh_ahead_can_be_switched_off(make_app, sandbox, rows):
     rows.put("cache_ttl", {"stock_quote_open": 2, "refresh_ahead_window": 0})
     sandbox.switches(market="open")
-    client = make_app().test_client()
-    for _ in range(3):
-        client.get("/api/v1/stocks/AAPL/quote")
-        time.sleep(1)
-    assert sandbox.count(SNAPSHOTS) == 2  # one miss per TTL, nothing in between
+    app = make_app()
+    ahead, client = refresher(app), app.test_client()
+    client.get("/api/v1/stocks/AAPL/quote")
+    fetched = time.time()
+    wait_until(fetched + 1.5)
+    assert ahead.run_once() == 0  # due, but refresh-ahead is off
+    wait_until(fetched + 2)
+    assert client.get("/api/v1/stocks/AAPL/quote").headers["X-Cache-Status"] == "MISS"  # one miss per TTL
+    assert sandbox.count(SNAPSHOTS) == 2
 
 
 def test_two_workers_refresh_a_hot_quote_once_between_them(make_app, sandbox, rows, redis_url):
-    rows.put("cache_ttl", {"stock_quote_open": 2})
+    rows.put("cache_ttl", {"stock_quote_open": TTL})
     sandbox.switches(market="open")
-    workers = [make_app(REDIS_URL=redis_url).test_client() for _ in range(2)]
-    deadline = time.monotonic() + 4  # two TTLs
-    while time.monotonic() < deadline:
-        for client in workers:
-            assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
-        time.sleep(0.1)
-    # The first miss, then about one refresh per 1.6 s for both workers together (not one each).
-    assert sandbox.count(SNAPSHOTS) <= 4
+    apps = [make_app(REDIS_URL=redis_url) for _ in range(2)]
+    workers = [(refresher(app), app.test_client()) for app in apps]
+    for _, client in workers:  # both workers answer it, so both track it as hot
+        assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    fetched = time.time()
+    assert sandbox.count(SNAPSHOTS) == 1
+    wait_until(fetched + TTL - 1.1)
+    # The first refreshes; the second finds the entry already refreshed in Redis and calls nothing.
+    assert [ahead.run_once() for ahead, _ in workers] == [1, 0]
+    assert sandbox.count(SNAPSHOTS) == 2

@@ -67,7 +67,7 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     assert batch_status(client, 3) == 400  # the database's limit (2) is in force
 
     proxy.stop()
-    status, report = eventually(lambda: (r := readiness(client))[0] == 503 and r, timeout=5)
+    status, report = eventually(lambda: (r := readiness(client))[0] == 503 and r)
     assert report["checks"]["database"] == "down"
     assert client.get("/api/v1/health/ready").headers["X-Error-Code"] == "SERVICE_NOT_READY"
     # Data still flows, on the last good configuration, for the key verified before the outage.
@@ -78,9 +78,9 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     assert writer.flush() and writer.status()["dropped"] > dropped_before
 
     proxy.start()  # the same port again: PostgreSQL is back
-    eventually(lambda: readiness(client)[0] == 200, timeout=10)
+    eventually(lambda: readiness(client)[0] == 200)
     set_limit(postgres, 3)
-    eventually(lambda: batch_status(client, 3) == 200, timeout=5)
+    eventually(lambda: batch_status(client, 3) == 200)
     client.get("/back-again")
     assert writer.flush()
     with postgres.connect() as connection:

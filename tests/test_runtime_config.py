@@ -41,7 +41,7 @@ def test_a_committed_sql_edit_reaches_a_running_app(fast_client, rows):
         config=json.dumps({"max_batch_symbols": 2}),
     )
     # A couple of 0.2 s refreshes suffice; the bound only keeps a broken refresher from hanging the suite.
-    response = eventually(lambda: batch_refused(fast_client, 3), timeout=3)
+    response = eventually(lambda: batch_refused(fast_client, 3))
     assert response.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
     assert response.get_json()["error"]["details"] == {"max_symbols": 2, "received": 3}
     assert batch(fast_client, 2).status_code == 200
@@ -50,10 +50,10 @@ def test_a_committed_sql_edit_reaches_a_running_app(fast_client, rows):
 
 def test_a_bad_edit_is_never_applied_and_readiness_names_it(fast_client, rows, caplog):
     rows.put("limits", {"max_batch_symbols": 2})
-    eventually(lambda: batch_refused(fast_client, 3), timeout=3)
+    eventually(lambda: batch_refused(fast_client, 3))
     caplog.set_level(logging.ERROR, logger="opitios.runtime.refresh")
     rows.put("limits", {"max_batch_symbols": "lots"})
-    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"])
     assert rejected[0]["name"] == "limits"
     assert rejected[0]["errors"] == {"max_batch_symbols": ["Not a valid integer."]}
     assert len(rejected[0]["version"]) == 12
@@ -67,32 +67,32 @@ def test_a_bad_edit_is_never_applied_and_readiness_names_it(fast_client, rows, c
 
 def test_fixing_a_bad_row_applies_it_and_clears_the_rejection(fast_client, rows):
     rows.put("limits", {"max_batch_symbols": 0})
-    eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    eventually(lambda: ready(fast_client)["configuration"]["rejected"])
     assert batch(fast_client, 3).status_code == 200  # never applied: the default (20) stays
     rows.put("limits", {"max_batch_symbols": 1})
-    eventually(lambda: not ready(fast_client)["configuration"]["rejected"], timeout=3)
+    eventually(lambda: not ready(fast_client)["configuration"]["rejected"])
     assert batch(fast_client, 2).status_code == 400
 
 
 @pytest.mark.parametrize("config", [{"max_batch_symbols": 2, "typo": 1}, ["not", "an", "object"]])
 def test_unknown_keys_and_non_objects_are_refused(fast_client, rows, config):
     rows.put("limits", config)
-    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"])
     assert rejected[0]["name"] == "limits"
     assert batch(fast_client, 3).status_code == 200
 
 
 def test_an_unknown_section_is_refused_by_name(fast_client, rows):
     rows.put("limitz", {"max_batch_symbols": 2})
-    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"])
     assert rejected[0]["name"] == "limitz" and "name" in rejected[0]["errors"]
 
 
 def test_a_deactivated_row_gives_back_the_defaults(fast_client, rows):
     rows.put("limits", {"max_batch_symbols": 2})
-    eventually(lambda: batch_refused(fast_client, 3), timeout=3)
+    eventually(lambda: batch_refused(fast_client, 3))
     rows.put("limits", {"max_batch_symbols": 2}, active=False)
-    eventually(lambda: batch(fast_client, 3).status_code == 200, timeout=3)
+    eventually(lambda: batch(fast_client, 3).status_code == 200)
 
 
 def test_readiness_shows_the_configuration_in_force(fast_client):
@@ -108,10 +108,10 @@ def test_readiness_shows_the_configuration_in_force(fast_client):
 def test_the_runtime_provider_switches_every_worker(fast_client, rows, static_provider_installed):
     assert fast_client.get("/api/v1/health").get_json()["data"]["provider"] == "alpaca"
     rows.put("upstream", {"provider": "static"})
-    eventually(lambda: fast_client.get("/api/v1/health").get_json()["data"]["provider"] == "static", timeout=3)
+    eventually(lambda: fast_client.get("/api/v1/health").get_json()["data"]["provider"] == "static")
     assert fast_client.get("/api/v1/stocks/STAT/quote").get_json()["metadata"]["provider"] == "static"
     rows.put("upstream", {"provider": "nope"})
-    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    rejected = eventually(lambda: ready(fast_client)["configuration"]["rejected"])
     assert "provider" in rejected[0]["errors"]
     assert fast_client.get("/api/v1/health").get_json()["data"]["provider"] == "static"
 

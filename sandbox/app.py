@@ -95,7 +95,7 @@ class SandboxApp:
         else:
             extra = _logged_body(request) if request.method == "POST" else None
             entry = self.state.record(request.method, request.path, request.args.to_dict(), extra)
-            response = self._answer(request)
+            response = self._answer(request, entry)
             self.state.finish(entry, response.status_code)
         return response(environ, start_response)
 
@@ -105,7 +105,7 @@ class SandboxApp:
         return (hmac.compare_digest(key, self.state.key.encode())
                 & hmac.compare_digest(secret, self.state.secret.encode()))
 
-    def _answer(self, request: Request) -> Response:
+    def _answer(self, request: Request, entry: dict) -> Response:
         path = request.path
         api = family(path)
         delay = self.state.latency(path)
@@ -113,11 +113,11 @@ class SandboxApp:
             time.sleep(delay)
         if not self._authorized(request):
             return _json(401, error_body(api, 401), _rate_headers(self.state.peek_rate()))
-        window = self.state.take_rate()
+        window = self.state.take_rate(entry)
         if not window.allowed:
             return _json(429, error_body(api, 429), _rate_headers(window, exhausted=True))
         headers = _rate_headers(window)
-        fault = self.state.take_fault(path)
+        fault = self.state.take_fault(entry)
         if fault is not None and fault.status is not None:
             exhausted = fault.status == 429
             return _json(fault.status, error_body(api, fault.status), _rate_headers(window, exhausted))

@@ -96,10 +96,14 @@ class State:
         self._start_now = start_now
         self._lock = threading.Lock()
         self.book = Book()
+        # Bumped by every reset: a request that arrived before it (and is still sleeping out its
+        # latency) must not spend a fault or a rate-window slot meant for the requests after it.
+        self._generation = 0
         with self._lock:
             self._reset_locked()
 
     def _reset_locked(self) -> None:
+        self._generation += 1
         self._now = self._start_now
         self._switches = dict(DEFAULT_SWITCHES)
         self._total = 0
@@ -138,6 +142,7 @@ class State:
         its status is filled in by ``finish``."""
         entry = {"method": method, "path": path, "query": query, **(extra or {}), "status": None}
         with self._lock:
+            entry["generation"] = self._generation
             self._total += 1
             self._by_path[path] += 1
             self._log.append(entry)
@@ -150,7 +155,8 @@ class State:
     def calls(self) -> dict:
         with self._lock:
             return {"total": self._total, "by_path": dict(self._by_path),
-                    "log": [dict(entry, query=dict(entry["query"])) for entry in self._log]}
+                    "log": [{**{k: v for k, v in entry.items() if k != "generation"}, "query": dict(entry["query"])}
+                            for entry in self._log]}
 
     def _applies(self, path: str) -> bool:
         prefix = self._switches["path_prefix"]
@@ -161,11 +167,14 @@ class State:
         with self._lock:
             return self._switches["latency_ms"] / 1000 if self._applies(path) else 0.0
 
-    def take_fault(self, path: str) -> Fault | None:
-        """The failure to answer with, spending one of ``error_count``; both fault switches clear at 0."""
+    def take_fault(self, entry: dict) -> Fault | None:
+        """The failure to answer the request of ``entry`` with, spending one of ``error_count``; both fault
+        switches clear at 0. A request from before the last reset takes none."""
         with self._lock:
             s = self._switches
-            if not self._applies(path) or (s["error_status"] is None and not s["invalid_json"]):
+            if entry["generation"] != self._generation or not self._applies(entry["path"]):
+                return None
+            if s["error_status"] is None and not s["invalid_json"]:
                 return None
             fault = Fault(s["error_status"], s["invalid_json"])
             if s["error_count"] is not None:
@@ -180,13 +189,13 @@ class State:
             self._window, self._used = window, 0
         return (window + 1) * 60
 
-    def take_rate(self) -> RateWindow:
-        """Spend one request of the current wall-clock minute."""
+    def take_rate(self, entry: dict) -> RateWindow:
+        """Spend one request of the current wall-clock minute (one from before the last reset spends nothing)."""
         with self._lock:
             reset = self._roll_window()
             limit = self._switches["rate_limit_per_minute"]
             allowed = self._used < limit
-            if allowed:
+            if allowed and entry["generation"] == self._generation:
                 self._used += 1
             return RateWindow(allowed, limit, max(0, limit - self._used), reset)
 

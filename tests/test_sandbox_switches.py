@@ -1,4 +1,5 @@
 """The sandbox's control API: switches, counters, rate limiting and reset behave as documented."""
+import threading
 import time
 from datetime import datetime, timezone
 
@@ -10,6 +11,8 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import OptionChainRequest, StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AccountStatus
+
+from tests.waiting import eventually
 
 UTC = timezone.utc
 NOW = "2024-06-05T18:00:00.123Z"  # a Wednesday, 14:00:00.123 in New York (EDT)
@@ -197,3 +200,18 @@ def test_control_api_shapes(sandbox):
     assert requests.get(sandbox.url + "/_sandbox/nothing", timeout=5).status_code == 404
     assert requests.get(sandbox.url + "/_sandbox/reset", timeout=5).status_code == 405
     assert sandbox.count() == 0
+
+
+def test_a_request_from_before_a_reset_spends_no_fault_of_the_next_test(sandbox):
+    # A gateway that gave up on a slow answer leaves the sandbox still sleeping out its latency; when it
+    # wakes, the faults set for the next test are not its to spend.
+    sandbox.switches(latency_ms=3000, path_prefix="/v2/stocks")
+    straggler = {}
+    thread = threading.Thread(target=lambda: straggler.update(answer=sandbox.get(QUOTES, symbols="AAPL")))
+    thread.start()
+    eventually(lambda: sandbox.count(QUOTES) == 1)  # it has arrived, and sleeps
+    sandbox.reset()
+    sandbox.switches(error_status=500, error_count=1, path_prefix="/v2/stocks")
+    thread.join()
+    assert straggler["answer"][0] == 200
+    assert sandbox.get(QUOTES, symbols="AAPL")[0] == 500  # the fault waited for its own request

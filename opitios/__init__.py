@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # importing the package stays cheap: gunicorn's master imports opitios.gunicorn_worker
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -23,6 +24,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ``overrides`` take the place of environment variables of the same name
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
     """
+    from flask import Flask
+
     from opitios import config, errors, logs, metrics, request_id, routes
     from opitios.access import auth, hygiene
     from opitios.access.keys import KeyVerifier

@@ -27,7 +27,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from flask import Flask
 
     from opitios import config, errors, logs, metrics, request_id, routes
-    from opitios.access import auth, hygiene
+    from opitios.access import auth, body_limit, hygiene
     from opitios.access.keys import KeyVerifier
     from opitios.access.limits import init_limiter
     from opitios.db import database_url, make_engine
@@ -68,6 +68,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["opitios.keys"] = KeyVerifier(engine, lambda: runtime.section("runtime")["config_refresh_seconds"])
     request_id.init_app(app)
     logs.init_app(app)
+    body_limit.init_app(app)  # the size decision before any authentication or limiter work
     hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
     auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)

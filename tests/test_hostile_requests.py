@@ -159,3 +159,80 @@ def test_gunicorns_master_loads_the_worker_class_without_the_app():
     code = f"import sys, opitios.gunicorn_worker; print([m for m in {app_modules!r} if m in sys.modules])"
     imported = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert imported.strip() == "[]"
+
+
+# --- bodies: bounded alike, and refused before the limiter or authentication ------------------
+
+QUOTE = "/api/v1/stocks/quote"
+BATCH = "/api/v1/stocks/quotes/batch"
+LIMITER_TROUBLE = ("Traceback", "Failed to rate limit", "storage unreachable")
+
+
+def json_padded(size: int, body: str = '{"symbol": "AAPL"}') -> bytes:
+    """Valid JSON of ``size`` bytes (trailing whitespace)."""
+    return body.encode().ljust(size)
+
+
+def chunked(body: bytes, chunk: int = 8192) -> bytes:
+    pieces = [body[at:at + chunk] for at in range(0, len(body), chunk)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(piece), piece) for piece in pieces) + b"0\r\n\r\n"
+
+
+def post_chunked(path: str, body: bytes) -> bytes:
+    head = request_head("Content-Type: application/json", "Transfer-Encoding: chunked", method="POST", target=path)
+    return head + chunked(body)
+
+
+def post_with_length(path: str, body: bytes) -> bytes:
+    head = request_head("Content-Type: application/json", f"Content-Length: {len(body)}", method="POST", target=path)
+    return head + body
+
+
+@pytest.mark.parametrize("size", [70 * 1024, 2 * 1024 * 1024], ids=["70 KB", "2 MB"])
+@pytest.mark.parametrize("framing", [post_chunked, post_with_length], ids=["chunked", "content-length"])
+def test_a_body_over_the_limit_is_413_whatever_its_framing(gateway, framing, size):
+    answer = exchange(gateway, framing(QUOTE, json_padded(size)))
+    assert answer.status == 413 and answer.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
+    assert answer.json()["error"]["code"] == "REQUEST_SIZE_EXCEEDED"
+
+
+def test_a_chunked_body_within_the_limit_is_served(gateway):
+    answer = exchange(gateway, post_chunked(QUOTE, json_padded(60 * 1024)))
+    assert answer.status == 200 and answer.json()["data"]["symbol"] == "AAPL"
+
+
+@pytest.mark.parametrize("framing", [post_chunked, post_with_length], ids=["chunked", "content-length"])
+def test_an_oversized_batch_leaves_the_rate_limiter_alone(gateway, framing):
+    start = gateway.log_size()
+    answer = exchange(gateway, framing(BATCH, json_padded(70 * 1024, '{"symbols": ["AAPL", "MSFT"]}')))
+    assert answer.status == 413 and answer.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
+    log = gateway.log_since(start)
+    assert not [trouble for trouble in LIMITER_TROUBLE if trouble in log], log
+
+
+def test_a_malformed_chunked_body_is_400_invalid_request_body(gateway):
+    raw = request_head("Content-Type: application/json", "Transfer-Encoding: chunked", method="POST", target=QUOTE)
+    answer = exchange(gateway, raw + b"zz\r\n{}\r\n0\r\n\r\n")
+    assert answer.status == 400 and answer.headers["X-Error-Code"] == "INVALID_REQUEST_BODY"
+
+
+# --- nothing a client sends puts a traceback in the log ---------------------------------------
+
+HOSTILE_BODIES = [
+    post_chunked(QUOTE, json_padded(70 * 1024)),
+    post_chunked(BATCH, json_padded(2 * 1024 * 1024, '{"symbols": ["AAPL"]}')),
+    post_with_length(BATCH, json_padded(70 * 1024, '{"symbols": ["AAPL"]}')),
+    request_head("Transfer-Encoding: chunked", method="POST", target=QUOTE) + b"zz\r\n{}\r\n0\r\n\r\n",
+    request_head("Transfer-Encoding: chunked", method="POST", target=QUOTE) + b"2\r\n{}XX0\r\n\r\n",
+]
+
+
+def test_no_hostile_request_puts_a_traceback_in_the_log(gateway):
+    start = gateway.log_size()
+    hostile = [raw for raw, _, _ in REFUSED_BY_GUNICORN.values()] + HOSTILE_BODIES
+    statuses = [exchange(gateway, raw).status for raw in hostile]
+    assert all(400 <= status < 500 or status == 501 for status in statuses), statuses
+    health = exchange(gateway, request_head())
+    assert health.status == 200  # and the worker still serves
+    log = gateway.log_since(start)
+    assert "Traceback" not in log and "Failed to rate limit" not in log and "storage unreachable" not in log

@@ -19,7 +19,8 @@ from gunicorn.glogging import Logger
 
 bind = os.environ.get("OPITIOS_BIND", "0.0.0.0:8081")
 workers = int(os.environ.get("OPITIOS_WORKERS") or multiprocessing.cpu_count())
-worker_class = "gevent"
+# gevent's worker, answering what gunicorn itself refuses (malformed or oversized request heads) in the envelope.
+worker_class = "opitios.gunicorn_worker.EnvelopeWorker"
 worker_connections = int(os.environ.get("OPITIOS_WORKER_CONNECTIONS") or 1000)  # the app sizes its Redis pool alike
 preload_app = False  # each worker imports the app after gevent has patched it (see the docstring)
 timeout = 30

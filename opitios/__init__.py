@@ -5,9 +5,10 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
+if TYPE_CHECKING:  # importing the package stays cheap: gunicorn's master imports opitios.gunicorn_worker
+    from flask import Flask
 
 __version__ = "0.1.0"
 
@@ -23,8 +24,10 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     ``overrides`` take the place of environment variables of the same name
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
     """
+    from flask import Flask
+
     from opitios import config, errors, logs, metrics, request_id, routes
-    from opitios.access import auth, hygiene
+    from opitios.access import auth, body_limit, hygiene
     from opitios.access.keys import KeyVerifier
     from opitios.access.limits import init_limiter
     from opitios.db import database_url, make_engine
@@ -65,6 +68,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["opitios.keys"] = KeyVerifier(engine, lambda: runtime.section("runtime")["config_refresh_seconds"])
     request_id.init_app(app)
     logs.init_app(app)
+    body_limit.init_app(app)  # the size decision before any authentication or limiter work
     hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
     auth.init_app(app)  # the hygiene hook must run after it has written its headers
     routes.register_blueprints(app)

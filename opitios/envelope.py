@@ -119,13 +119,35 @@ def error_response(
     suggested_action: str,
     headers: dict[str, str],
 ) -> Response:
-    body = {
+    body = error_body(
+        code=code,
+        type_=type_,
+        message=message,
+        details=details,
+        suggested_action=suggested_action,
+        request_id=current_request_id(),
+        endpoint=request.path,
+    )
+    return _json(body, status, {**headers, "X-Error-Code": code, "Cache-Control": "no-store"})
+
+
+def error_body(
+    *,
+    code: str,
+    type_: str,
+    message: str,
+    details: dict,
+    suggested_action: str,
+    request_id: str,
+    endpoint: str | None,
+) -> dict[str, Any]:
+    """The error envelope itself; needs no request, so the server's own refusals use it too."""
+    return {
         "error": {"code": code, "type": type_, "message": message, "details": details},
         "metadata": {
-            "request_id": current_request_id(),
+            "request_id": request_id,
             "timestamp": iso_millis(utc_now()),
-            "endpoint": request.path,
+            "endpoint": endpoint,
             "suggested_action": suggested_action,
         },
     }
-    return _json(body, status, {**headers, "X-Error-Code": code, "Cache-Control": "no-store"})

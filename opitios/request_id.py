@@ -13,9 +13,13 @@ _SANE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 def current_request_id() -> str:
     """This request's id, assigned on first use."""
     if "request_id" not in g:
-        offered = request.headers.get("X-Request-ID", "")
-        g.request_id = offered if _SANE.fullmatch(offered) else uuid.uuid4().hex
+        g.request_id = chosen_request_id(request.headers.get("X-Request-ID", ""))
     return g.request_id
+
+
+def chosen_request_id(offered: str) -> str:
+    """The id a client offered when it is sane, else a new one."""
+    return offered if _SANE.fullmatch(offered) else uuid.uuid4().hex
 
 
 def _assign() -> None:

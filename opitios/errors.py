@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from opitios import metrics
 from opitios.envelope import error_response
-from opitios.error_log import sanitized
+from opitios.error_log import declared_query
 from opitios.request_id import current_request_id
 from providers.base import ProviderError
 
@@ -110,7 +110,7 @@ def _remember(error: ApiError) -> None:
     writer = current_app.extensions.get("opitios.error_log")
     if writer is None:
         return
-    context = {"query": sanitized(request.args.to_dict()), "details": error.details}
+    context = {"query": declared_query(request.endpoint, request.args.to_dict()), "details": error.details}
     writer.record(
         request_id=current_request_id(),
         code=error.code,

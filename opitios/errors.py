@@ -81,9 +81,17 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+def challenge(code: str) -> str:
+    """RFC 9110 11.6.1: a 401 names the schemes that would work; Bearer (RFC 6750) first, then our header."""
+    bearer = 'Bearer realm="opitios"' + (', error="invalid_token"' if code == "INVALID_API_KEY" else "")
+    return f'{bearer}, ApiKey realm="opitios", header="X-API-Key"'
+
+
 def render(error: ApiError, headers: dict | None = None) -> Response:
     _remember(error)
     headers = dict(headers or {})
+    if error.status == 401:
+        headers.setdefault("WWW-Authenticate", challenge(error.code))
     retry_after = error.retry_after or DEFAULT_RETRY_AFTER.get(error.status)
     if retry_after:
         headers["Retry-After"] = str(retry_after)

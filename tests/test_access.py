@@ -81,6 +81,28 @@ def test_an_invalid_key_is_401_invalid_api_key(app, bad):
     assert response.status_code == 401 and response.headers["X-Error-Code"] == "INVALID_API_KEY"
 
 
+@pytest.mark.parametrize("path", [QUOTE, "/api/v1/account"])
+@pytest.mark.parametrize("key, code", [
+    (None, "AUTHENTICATION_REQUIRED"),
+    ("opk_0000abcd_" + "A" * 43, "INVALID_API_KEY"),
+    ("not-a-key", "INVALID_API_KEY"),
+])
+def test_a_401_carries_a_www_authenticate_challenge(app, path, key, code):
+    client = anonymous(app.test_client()) if key is None else with_key(app.test_client(), key)
+    response = client.get(path)
+    assert response.status_code == 401 and response.headers["X-Error-Code"] == code
+    # RFC 9110 11.6.1: the schemes that would work, Bearer (RFC 6750) first, then the X-API-Key header.
+    bearer, api_key = response.headers["WWW-Authenticate"].split(", ApiKey ")
+    assert bearer == 'Bearer realm="opitios"' + (', error="invalid_token"' if code == "INVALID_API_KEY" else "")
+    assert api_key == 'realm="opitios", header="X-API-Key"'
+
+
+def test_only_a_401_carries_a_challenge(app, keys):
+    client = with_key(app.test_client(), keys["trade"])
+    assert client.get(QUOTE).status_code == 403 and "WWW-Authenticate" not in client.get(QUOTE).headers
+    assert "WWW-Authenticate" not in client.get("/api/v1/account").headers
+
+
 def test_bearer_works_for_clients_that_can_only_set_authorization(app, keys):
     client = anonymous(app.test_client())
     assert client.get(QUOTE, headers={"Authorization": f"Bearer {keys['read']}"}).status_code == 200

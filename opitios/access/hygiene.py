@@ -14,7 +14,7 @@ SECURITY_HEADERS = {
 # Headers a browser client may read from a cross-origin answer, when CORS is on.
 EXPOSED = [
     "X-Request-ID", "X-Cache-Status", "X-Data-Source", "X-Data-Freshness", "X-Error-Code", "ETag",
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After",
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "WWW-Authenticate",
 ]
 
 

@@ -230,6 +230,60 @@ def test_cors_is_off_unless_configured(make_app):
     assert "X-Cache-Status" in on.headers["Access-Control-Expose-Headers"]
 
 
+# -- browser preflights ---------------------------------------------------------------------------------
+
+DESK = "https://desk.example"
+ORDER = "/api/v1/orders/0b4c5b48-7f0c-4a55-9d52-0f7e9b2c1d11"
+
+
+def preflight(client, path, method="GET", origin=DESK):
+    """What a browser sends, without credentials, before a cross-origin request that sets X-API-Key."""
+    return client.options(path, headers={
+        "Origin": origin, "Access-Control-Request-Method": method, "Access-Control-Request-Headers": "x-api-key,content-type",
+    })
+
+
+@pytest.mark.parametrize("path, method", [(QUOTE, "GET"), ("/api/v1/account", "GET"), ("/api/v1/orders", "POST"), (ORDER, "DELETE")])
+def test_a_preflight_from_an_allowed_origin_is_answered_without_a_key(make_app, sandbox, path, method):
+    client = anonymous(make_app(OPITIOS_CORS_ORIGINS=DESK).test_client())
+    response = preflight(client, path, method)
+    assert response.status_code == 204 and response.get_data() == b""
+    assert response.headers["Access-Control-Allow-Origin"] == DESK
+    assert method in response.headers["Access-Control-Allow-Methods"].split(", ")
+    assert response.headers["Access-Control-Allow-Headers"].lower() == "content-type, x-api-key"
+    assert int(response.headers["Access-Control-Max-Age"]) > 0
+    assert "X-Error-Code" not in response.headers and "X-RateLimit-Remaining" not in response.headers
+    assert sandbox.count() == 0
+
+
+def test_a_preflight_from_another_origin_gets_no_cors_headers(make_app):
+    client = anonymous(make_app(OPITIOS_CORS_ORIGINS=DESK).test_client())
+    for path in (QUOTE, "/api/v1/account"):
+        response = preflight(client, path, origin="https://elsewhere.example")
+        assert not [name for name in response.headers.keys() if name.lower().startswith("access-control-")]
+        assert response.status_code == 204  # no credentials were asked of it; the browser refuses the answer itself
+
+
+def test_a_preflight_to_no_route_is_still_404(make_app):
+    response = preflight(anonymous(make_app(OPITIOS_CORS_ORIGINS=DESK).test_client()), "/api/v1/nope")
+    assert response.status_code == 404 and response.headers["X-Error-Code"] == "NOT_FOUND"
+
+
+def test_preflights_are_not_counted_by_client_limits(make_app, rows, keys):
+    rows.put("access", {"public_market_data": True})
+    rows.put("rate_limits", {"keyed_per_minute": 2, "anonymous_per_hour": 1})
+    client = anonymous(make_app(OPITIOS_CORS_ORIGINS=DESK).test_client())
+    for _ in range(3):
+        assert preflight(client, QUOTE).status_code == 204
+        assert preflight(client, "/api/v1/account").status_code == 204
+    first = client.get(QUOTE, headers={"Origin": DESK})  # the address's one request an hour is still there
+    assert first.status_code == 200 and first.headers["X-RateLimit-Remaining"] == "0"
+    keyed = with_key(client, keys["read,trade"])
+    answers = [keyed.get("/api/v1/account", headers={"Origin": DESK}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200]
+    assert [a.headers["X-RateLimit-Remaining"] for a in answers] == ["1", "0"]
+
+
 # -- secret hygiene ----------------------------------------------------------------------------------------
 
 

@@ -1,8 +1,8 @@
-"""Headers every response carries, CORS (off unless configured), and the trusted-proxy count."""
+"""Headers every response carries, CORS and its preflights (off unless configured), and the trusted-proxy count."""
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,6 +16,26 @@ EXPOSED = [
     "X-Request-ID", "X-Cache-Status", "X-Data-Source", "X-Data-Freshness", "X-Error-Code", "ETag",
     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "WWW-Authenticate",
 ]
+
+
+# What a browser client may send and do cross-origin, and how long it may keep a preflight's answer.
+CORS_METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
+CORS_REQUEST_HEADERS = ["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "If-None-Match"]
+PREFLIGHT_MAX_AGE = 600
+
+
+def _answer_preflight() -> Response | None:
+    """A CORS preflight on a route we serve: 204 here, before authentication and the client limit.
+
+    Browsers send a preflight without credentials, by design, so asking it for a key refuses
+    every cross-origin call; counting it would charge a client twice. flask-cors adds its
+    headers on the way out, for an allowed origin only.
+    """
+    if request.method != "OPTIONS" or request.routing_exception is not None:
+        return None
+    if "Origin" not in request.headers or "Access-Control-Request-Method" not in request.headers:
+        return None
+    return current_app.response_class(status=204)
 
 
 def _secure(response: Response) -> Response:
@@ -35,4 +55,8 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     origins = app.config["OPITIOS_CORS_ORIGINS"]
     if origins:
-        CORS(app, resources={r"/api/*": {"origins": origins}}, expose_headers=EXPOSED)
+        app.before_request(_answer_preflight)  # before auth.init_app's hook and the limiter's
+        CORS(
+            app, resources={r"/api/*": {"origins": origins}}, expose_headers=EXPOSED, methods=CORS_METHODS,
+            allow_headers=CORS_REQUEST_HEADERS, max_age=PREFLIGHT_MAX_AGE,
+        )

@@ -1,10 +1,17 @@
-"""Headers every response carries, CORS and its preflights (off unless configured), and the trusted-proxy count."""
+"""Paths with repeated slashes, headers every response carries, CORS and its preflights (off unless
+configured), and the trusted-proxy count."""
 
 from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import RequestRedirect
+
+from opitios.errors import ApiError
 
 SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -38,6 +45,37 @@ def _answer_preflight() -> Response | None:
     return current_app.response_class(status=204)
 
 
+_SLASHES = re.compile(r"/{2,}")
+
+
+class MergedSlashes:
+    """WSGI middleware: ``/api/v1//stocks/AAPL/quote`` is served as ``/api/v1/stocks/AAPL/quote``.
+
+    Werkzeug would answer a 308 redirect with an HTML body instead. The path is rewritten before
+    routing, so the route, its blueprint and so the key it needs are those of the merged path:
+    no spelling of a path reaches a route without that route's authentication.
+    """
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if "//" in path:
+            environ["PATH_INFO"] = _SLASHES.sub("/", path)
+        return self.app(environ, start_response)
+
+
+def _no_redirect() -> None:
+    """A near miss Werkzeug would redirect (a route's trailing slash left out) is the 404 envelope, naming the route.
+
+    Flask answers a routing redirect itself, with an HTML body and no error handler involved.
+    """
+    if isinstance(request.routing_exception, RequestRedirect):
+        location = urlsplit(request.routing_exception.new_url).path
+        raise ApiError("NOT_FOUND", f"No route for {request.path}; the route is {location}", details={"location": location})
+
+
 def _secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -47,7 +85,12 @@ def _secure(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register before the rate limiter, so these run after it has written its headers."""
+    """Register before the blueprints (their rules take the map's settings), and before
+    authentication and the rate limiter: a preflight is answered before either, and the
+    after-request hook runs after the limiter has written its headers."""
+    app.url_map.redirect_defaults = False  # one URL per route: no redirect to a rule's canonical form
+    app.wsgi_app = MergedSlashes(app.wsgi_app)
+    app.before_request(_no_redirect)
     app.after_request(_secure)
     proxies = app.config["OPITIOS_TRUSTED_PROXIES"]
     if proxies:

@@ -23,28 +23,10 @@ EXPOSED = [
     "X-Request-ID", "X-Cache-Status", "X-Data-Source", "X-Data-Freshness", "X-Error-Code", "ETag",
     "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset", "Retry-After", "WWW-Authenticate",
 ]
-
-
 # What a browser client may send and do cross-origin, and how long it may keep a preflight's answer.
 CORS_METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
 CORS_REQUEST_HEADERS = ["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "If-None-Match"]
 PREFLIGHT_MAX_AGE = 600
-
-
-def _answer_preflight() -> Response | None:
-    """A CORS preflight on a route we serve: 204 here, before authentication and the client limit.
-
-    Browsers send a preflight without credentials, by design, so asking it for a key refuses
-    every cross-origin call; counting it would charge a client twice. flask-cors adds its
-    headers on the way out, for an allowed origin only.
-    """
-    if request.method != "OPTIONS" or request.routing_exception is not None:
-        return None
-    if "Origin" not in request.headers or "Access-Control-Request-Method" not in request.headers:
-        return None
-    return current_app.response_class(status=204)
-
-
 _SLASHES = re.compile(r"/{2,}")
 
 
@@ -76,6 +58,20 @@ def _no_redirect() -> None:
         raise ApiError("NOT_FOUND", f"No route for {request.path}; the route is {location}", details={"location": location})
 
 
+def _answer_preflight() -> Response | None:
+    """A CORS preflight on a route we serve: 204 here, before authentication and the client limit.
+
+    Browsers send a preflight without credentials, by design, so asking it for a key refuses
+    every cross-origin call; counting it would charge a client twice. flask-cors adds its
+    headers on the way out, for an allowed origin only.
+    """
+    if request.method != "OPTIONS" or request.routing_exception is not None:
+        return None
+    if "Origin" not in request.headers or "Access-Control-Request-Method" not in request.headers:
+        return None
+    return current_app.response_class(status=204)
+
+
 def _secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
@@ -85,9 +81,8 @@ def _secure(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    """Register before the blueprints (their rules take the map's settings), and before
-    authentication and the rate limiter: a preflight is answered before either, and the
-    after-request hook runs after the limiter has written its headers."""
+    """Register before authentication and the rate limiter: a preflight is answered before
+    either, and the after-request hook runs after the limiter has written its headers."""
     app.url_map.redirect_defaults = False  # one URL per route: no redirect to a rule's canonical form
     app.wsgi_app = MergedSlashes(app.wsgi_app)
     app.before_request(_no_redirect)

@@ -7,12 +7,16 @@ every socket and lock the app makes is gevent's. This file itself imports
 only the standard library and gunicorn.
 Prometheus values of all workers meet in PROMETHEUS_MULTIPROC_DIR, set here
 before any worker starts (and so before any worker imports prometheus_client).
+gunicorn's own lines (its access log, and the request lines or headers it
+refuses) are redacted like the app's: no API key or configured secret in them.
 """
 
 import json
+import logging
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 from gunicorn.glogging import Logger
@@ -35,8 +39,33 @@ loglevel = os.environ.get("OPITIOS_LOG_LEVEL", "info").lower()
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="opitios-metrics-"))
 
 
+def redacted(text):
+    """``text`` without keys or secrets, by the app's own rules (opitios/redaction.py).
+
+    The module is there in every worker, which imported the app before serving; the master,
+    which must not import it (see the docstring), never sees a request.
+    """
+    redaction = sys.modules.get("opitios.redaction")
+    return redaction.redactor.text(text) if redaction is not None else text
+
+
+class RedactedRecords(logging.Filter):
+    """For gunicorn's error log, whose warnings quote the request line or header they refused."""
+
+    def filter(self, record):
+        record.msg, record.args = redacted(record.getMessage()), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redacted(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
 class JsonAccessLogger(Logger):
     """gunicorn's access log as one JSON object per line, like the application's own log."""
+
+    def setup(self, cfg):
+        super().setup(cfg)  # again on every reload: one filter is enough
+        if not any(isinstance(each, RedactedRecords) for each in self.error_log.filters):
+            self.error_log.addFilter(RedactedRecords())
 
     def access(self, resp, req, environ, request_time):
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
@@ -55,7 +84,7 @@ class JsonAccessLogger(Logger):
             "user_agent": atoms["a"],
             "pid": atoms["p"].strip("<>"),
         }
-        self.access_log.info(json.dumps(line))
+        self.access_log.info(redacted(json.dumps(line)))
 
 
 logger_class = JsonAccessLogger

@@ -33,6 +33,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from opitios.db import database_url, make_engine
     from opitios.error_log import ErrorLogWriter
     from opitios.jsonio import OrjsonProvider
+    from opitios.redaction import redactor
     from opitios.registry import available
     from opitios.runtime.refresh import RuntimeConfig
 
@@ -51,6 +52,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     logs.configure(app.config["OPITIOS_LOG_LEVEL"])
     app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(overrides)
+    redactor.add_secrets(config.secret_values(app.config))
     app.json = OrjsonProvider(app)
 
     engine = make_engine(database_url(app.config["DATABASE_URL"]))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 STOCK_FEEDS = ("iex", "sip", "delayed_sip", "otc", "boats", "overnight")
 OPTION_FEEDS = ("indicative", "opra")
@@ -132,6 +133,24 @@ PROVIDER_SETTINGS = (
     "ALPACA_OPTION_FEED",
     "OPITIOS_UPSTREAM_TIMEOUT",
 )
+
+# Settings that are secrets themselves, and URL settings that may carry a password.
+SECRET_SETTINGS = ("ALPACA_API_KEY", "ALPACA_SECRET_KEY")
+URL_SETTINGS = ("DATABASE_URL", "REDIS_URL")
+
+
+def secret_values(settings: Mapping[str, Any]) -> list[str]:
+    """The configured values no log line or error row may show."""
+    values = [settings.get(name) for name in SECRET_SETTINGS]
+    for name in URL_SETTINGS:
+        try:
+            password = urlsplit(settings.get(name) or "").password
+        except ValueError:
+            password = None  # not a URL we can read; the setting fails loudly where it is used
+        if password:
+            values += [password, unquote(password)]
+    return [value for value in values if value]
+
 
 # Every name settings_from_env reads; create_app's overrides of these are validated like the environment.
 SETTING_NAMES = frozenset(settings_from_env({}))

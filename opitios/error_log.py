@@ -3,16 +3,19 @@
 A slow or absent database never delays or fails a response: when the queue is
 full or a write fails, rows are dropped, counted and logged (at most once per
 ``LOG_EVERY`` seconds), and writing resumes by itself when the database does.
+A row keeps only the query parameters its route declares, and every string in
+it is redacted (opitios/redaction.py) before it is queued.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import queue
-import re
 import threading
 import time
 import weakref
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine, insert
@@ -20,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from opitios import metrics
 from opitios.models import ErrorLog
+from opitios.redaction import redactor
 
 log = logging.getLogger(__name__)
 
@@ -27,13 +31,27 @@ QUEUE_SIZE = 1000
 BATCH = 100
 LOG_EVERY = 30.0
 MESSAGE_CHARS = 2000
-
-# Query parameters whose values never reach the table.
-_SENSITIVE = re.compile(r"secret|passw|api[_-]?key|^key$|^token$|auth|signature|credential", re.IGNORECASE)
+VALUE_CHARS = 256
 
 
-def sanitized(params: dict[str, str]) -> dict[str, str]:
-    return {name: "[redacted]" if _SENSITIVE.search(name) else value[:256] for name, value in params.items()}
+def declared_query(endpoint: str | None, params: Mapping[str, str]) -> dict[str, str]:
+    """The query parameters ``endpoint``'s argument schema declares; whatever else a client sent is left out."""
+    names = _declared_names().get(endpoint or "", frozenset())
+    return {name: value[:VALUE_CHARS] for name, value in params.items() if name in names}
+
+
+@functools.cache
+def _declared_names() -> dict[str, frozenset[str]]:
+    """Endpoint → the parameter names of the *Args schema that validates it (as the OpenAPI description reads them)."""
+    # Imported on first use: the schemas import opitios.errors, which imports this module.
+    from opitios.openapi_operations import OPERATIONS
+
+    declared = {}
+    for endpoint, operation in OPERATIONS.items():
+        schema = operation.args() if isinstance(operation.args, type) else operation.args
+        fields = schema.load_fields.items() if schema is not None else ()
+        declared[endpoint] = frozenset(field.data_key or name for name, field in fields)
+    return declared
 
 
 _WAKE = object()  # put by stop(): wakes the writer at once
@@ -58,10 +76,10 @@ class ErrorLogWriter:
             "request_id": request_id,
             "error_code": code,
             "http_status": status,
-            "message": message[:MESSAGE_CHARS],
-            "endpoint": endpoint[:512],
+            "message": redactor.text(message)[:MESSAGE_CHARS],
+            "endpoint": redactor.text(endpoint)[:512],
             "method": method[:16],
-            "context": context,
+            "context": redactor.value(context),
         }
         try:
             self._queue.put_nowait(row)

@@ -12,7 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from opitios import metrics
 from opitios.envelope import error_response
-from opitios.error_log import sanitized
+from opitios.error_log import declared_query
 from opitios.request_id import current_request_id
 from providers.base import ProviderError
 
@@ -81,9 +81,17 @@ class ApiError(Exception):
         self.retry_after = retry_after
 
 
+def challenge(code: str) -> str:
+    """RFC 9110 11.6.1: a 401 names the schemes that would work; Bearer (RFC 6750) first, then our header."""
+    bearer = 'Bearer realm="opitios"' + (', error="invalid_token"' if code == "INVALID_API_KEY" else "")
+    return f'{bearer}, ApiKey realm="opitios", header="X-API-Key"'
+
+
 def render(error: ApiError, headers: dict | None = None) -> Response:
     _remember(error)
     headers = dict(headers or {})
+    if error.status == 401:
+        headers.setdefault("WWW-Authenticate", challenge(error.code))
     retry_after = error.retry_after or DEFAULT_RETRY_AFTER.get(error.status)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
@@ -110,7 +118,7 @@ def _remember(error: ApiError) -> None:
     writer = current_app.extensions.get("opitios.error_log")
     if writer is None:
         return
-    context = {"query": sanitized(request.args.to_dict()), "details": error.details}
+    context = {"query": declared_query(request.endpoint, request.args.to_dict()), "details": error.details}
     writer.record(
         request_id=current_request_id(),
         code=error.code,

@@ -3,8 +3,9 @@
 Every record carries the request id when there is a request; each answered
 request adds one ``opitios.access`` record with method, endpoint (the URL
 rule), path, status, duration, cache status, upstream calls made and the
-client's key prefix. Nothing here logs a header or a body, so no key or
-secret reaches a log line.
+client's key prefix. Nothing here logs a header or a body, and every line is
+redacted as a whole once formatted (opitios/redaction.py), so a key a client
+put in a path, or echoed by any message, never reaches the log either.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
+from opitios.redaction import redactor
 from opitios.upstream.gate import CALLS_THIS_REQUEST
 
 FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -27,6 +29,17 @@ class RequestIdFilter(logging.Filter):
         if not hasattr(record, "request_id"):
             record.request_id = g.get("request_id") if has_request_context() else None
         return True
+
+
+class RedactedFormatter(logging.Formatter):
+    """Formats with ``inner``, then redacts the whole line: message, extra fields and traceback alike."""
+
+    def __init__(self, inner: logging.Formatter):
+        super().__init__()
+        self.inner = inner
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redactor.text(self.inner.format(record))
 
 
 def json_formatter() -> logging.Formatter:
@@ -44,7 +57,8 @@ def configure(level: str) -> None:
     handler.opitios = True
     handler.addFilter(RequestIdFilter())
     readable = sys.stderr.isatty()
-    handler.setFormatter(logging.Formatter(FIELDS + " [%(request_id)s]") if readable else json_formatter())
+    formatter = logging.Formatter(FIELDS + " [%(request_id)s]") if readable else json_formatter()
+    handler.setFormatter(RedactedFormatter(formatter))
     root.addHandler(handler)
 
 

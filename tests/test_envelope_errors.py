@@ -119,3 +119,55 @@ def test_no_credentials_starts_and_answers_503_not_configured(new_app):
     ready = client.get("/api/v1/health/ready")
     body = assert_error_envelope(ready, 503, "SERVICE_NOT_READY", "/api/v1/health/ready")
     assert body["error"]["details"]["checks"] == {"upstream_credentials": "missing", "database": "ok"}
+
+
+# -- paths: repeated slashes are served, nothing ever answers a redirect ------------------------------
+
+
+def request_at(client, method, path, **kwargs):
+    """``path`` exactly as a server hands it over (the test client would read a leading ``//`` as a host)."""
+    return getattr(client, method)("/", environ_overrides={"PATH_INFO": path}, **kwargs)
+
+
+@pytest.mark.parametrize("path", ["/api/v1//stocks/AAPL/quote", "//api//v1//stocks///AAPL//quote", "/api/v1/stocks//AAPL/quote"])
+def test_repeated_slashes_are_merged_and_served(make_app, path):
+    client = make_app().test_client()
+    plain = client.get("/api/v1/stocks/AAPL/quote")
+    response = request_at(client, "get", path)
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    assert response.get_json()["data"] == plain.get_json()["data"]
+
+
+@pytest.mark.parametrize("method, path", [
+    ("get", "/api/v1//account"), ("get", "//api//v1//account"), ("post", "/api/v1//orders"),
+    ("get", "/api/v1//stocks/AAPL/quote"), ("post", "//api/v1//stocks//AAPL//buy"),
+])
+def test_merged_paths_are_authenticated_like_any_other(make_app, sandbox, method, path):
+    client = make_app().test_client()
+    client.environ_base.pop("HTTP_X_API_KEY")
+    response = request_at(client, method, path, json={"qty": "1", "type": "limit", "limit_price": "150"})
+    assert_error_envelope(response, 401, "AUTHENTICATION_REQUIRED", "/" + "/".join(filter(None, path.split("/"))))
+    assert sandbox.count() == 0
+
+
+@pytest.mark.parametrize("path", [
+    "/api/v1/health/", "/api/v1//health/", "/api/v1/stocks/AAPL/quote/", "/api/v1/docs/", "/api/v1/openapi.json/",
+    "/metrics/", "/api/v1/orders/",
+])
+def test_a_trailing_slash_is_the_404_envelope_never_a_redirect(client, path):
+    response = client.get(path)
+    assert_error_envelope(response, 404, "NOT_FOUND", path.replace("//", "/"))
+
+
+def test_a_route_ending_in_a_slash_asked_without_it_is_the_404_envelope_naming_it(app):
+    @app.get("/api/v1/_folder/")
+    def folder():
+        return {"ok": True}
+
+    client = app.test_client()
+    for path in ("/api/v1/_folder/", "/api/v1//_folder//"):
+        response = client.get(path)
+        assert response.status_code == 200 and response.get_json() == {"ok": True}, path
+    near_miss = client.get("/api/v1/_folder")  # Werkzeug's own answer: 308 with an HTML body
+    body = assert_error_envelope(near_miss, 404, "NOT_FOUND", "/api/v1/_folder")
+    assert body["error"]["details"] == {"location": "/api/v1/_folder/"} and "Location" not in near_miss.headers

@@ -61,11 +61,50 @@ def test_upstream_errors_are_logged_with_their_details(app, engine, sandbox):
     assert sandbox.key not in str(row.context) and sandbox.secret not in str(row.context)
 
 
-def test_sensitive_query_parameters_are_redacted(app, engine):
-    app.test_client().get("/nope?api_key=hunter2&secret=s3&symbol=AAPL")
+def secret_part(key):
+    return key.split("_", 2)[2]
+
+
+def test_rows_keep_only_the_query_parameters_the_route_declares(app, engine):
+    client = app.test_client()
+    client.get("/api/v1/stocks/AAPL/bars?timeframe=2Min&limit=5&debug=hunter2&callback=s3")
+    client.get("/nope?api_key=hunter2&symbol=AAPL")  # no route: nothing is declared
+    app.extensions["opitios.error_log"].flush()
+    bars, nope = logged(engine)
+    assert bars.context["query"] == {"timeframe": "2Min", "limit": "5"}
+    assert nope.context["query"] == {}
+
+
+@pytest.mark.parametrize("name", ["access_token", "bearer", "jwt", "sig", "session", "x", "opk", "symbol"])
+def test_a_key_in_the_query_never_reaches_a_row_whatever_the_parameter_is_called(app, engine, api_key, name):
+    client = app.test_client()
+    client.environ_base.pop("HTTP_X_API_KEY")
+    response = client.get(f"/api/v1/stocks/AAPL/quote?{name}={api_key}")
+    assert response.status_code == 401
     app.extensions["opitios.error_log"].flush()
     [row] = logged(engine)
-    assert row.context["query"] == {"api_key": "[redacted]", "secret": "[redacted]", "symbol": "AAPL"}
+    assert secret_part(api_key) not in str(list(row))
+
+
+def test_key_shaped_and_configured_secret_values_are_redacted_wherever_a_row_holds_them(app, engine, api_key, sandbox):
+    prefix = api_key.split("_")[1]
+    client = app.test_client()
+    echoed = client.get(f"/api/v1/stocks/{api_key}/quote")  # the message and details name the bad symbol
+    assert echoed.headers["X-Error-Code"] == "INVALID_SYMBOL_FORMAT"
+    client.post("/api/v1/stocks/quote", json={api_key: "AAPL"})  # an unknown field is named in the details
+    client.post("/api/v1/stocks/quotes/batch", json={"symbols": ["AAPL", f"x{api_key}x"]})
+    client.get(f"/api/v1/stocks/AAPL/bars?timeframe={sandbox.secret}&start={sandbox.key}")
+    client.get(f"/api/v1/orders/{sandbox.secret}")
+    client.get(f"/api/v1/options/{api_key.upper()}/quote")
+    app.extensions["opitios.error_log"].flush()
+    rows = logged(engine)
+    assert len(rows) == 6
+    everything = str([list(row) for row in rows])
+    for secret in (secret_part(api_key), secret_part(api_key).upper(), sandbox.secret, sandbox.key):
+        assert secret not in everything
+    assert rows[0].endpoint == f"/api/v1/stocks/opk_{prefix}_[redacted]/quote"  # the prefix names the key
+    assert f"opk_{prefix}_[redacted]" in rows[0].message
+    assert rows[3].context["query"] == {"timeframe": "[redacted]", "start": "[redacted]"}
 
 
 def test_successes_write_nothing(app, engine):

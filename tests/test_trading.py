@@ -150,6 +150,25 @@ def test_an_idempotency_key_header_is_the_client_order_id(client, sandbox):
     assert len(broker_orders(sandbox)) == 1
 
 
+@pytest.mark.parametrize("value", ["", "   ", "x" * 129, "two words", "semi;colon", "caf\u00e9", "a,b"])
+@pytest.mark.parametrize("path", ["/api/v1/orders", "/api/v1/stocks/AAPL/buy"])
+def test_an_empty_or_malformed_idempotency_key_is_400_and_places_nothing(client, sandbox, value, path):
+    body = limit_order() if path == "/api/v1/orders" else {"qty": "1", "type": "limit", "limit_price": "150"}
+    for _ in range(2):  # a retry with the same header: still refused, still nothing placed
+        response = client.post(path, json=body, headers={"Idempotency-Key": value})
+        assert response.status_code == 400 and response.headers["X-Error-Code"] == "INVALID_PARAMETER"
+        error = response.get_json()["error"]
+        assert error["details"] == {"header": "Idempotency-Key"} and "1-128" in error["message"]
+    assert posted_orders(sandbox) == []
+
+
+def test_an_idempotency_key_is_read_without_surrounding_whitespace(client, sandbox):
+    order = client.post("/api/v1/orders", json=limit_order(), headers={"Idempotency-Key": "  desk7:2024.06-03_a  "})
+    assert order.status_code == 200 and order.get_json()["data"]["client_order_id"] == "desk7:2024.06-03_a"
+    longest = client.post("/api/v1/orders", json=limit_order(), headers={"Idempotency-Key": "k" * 128})
+    assert longest.status_code == 200 and len(posted_orders(sandbox)) == 2
+
+
 def test_concurrent_identical_orders_make_one(make_app, sandbox):
     sandbox.switches(latency_ms=200, path_prefix=ORDERS)
     app = make_app()

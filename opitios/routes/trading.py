@@ -8,7 +8,7 @@ from opitios.envelope import trading_response
 from opitios.errors import ApiError
 from opitios.request_id import current_request_id
 from opitios.routes import json_body
-from opitios.schemas.trading import OrderArgs, OrdersQueryArgs, order_id
+from opitios.schemas.trading import CLIENT_ORDER_ID_FORMAT, CLIENT_ORDER_ID_RULE, OrderArgs, OrdersQueryArgs, order_id
 from opitios.services import services
 
 bp = Blueprint("trading", __name__)
@@ -23,10 +23,28 @@ def _trading():
     return services().trading
 
 
+def _idempotency_key() -> str | None:
+    """The Idempotency-Key header, or ``None`` without one; sent, it must be a valid client_order_id.
+
+    An empty or malformed key is refused rather than ignored: a client that sends one means
+    "place this at most once", and ignoring it would place every retry.
+    """
+    if "Idempotency-Key" not in request.headers:
+        return None
+    key = request.headers["Idempotency-Key"].strip()  # surrounding whitespace is not part of a header value
+    if not CLIENT_ORDER_ID_FORMAT.fullmatch(key):
+        raise ApiError(
+            "INVALID_PARAMETER",
+            f"Idempotency-Key must be {CLIENT_ORDER_ID_RULE} (it becomes the order's client_order_id); nothing was placed",
+            details={"header": "Idempotency-Key"},
+        )
+    return key
+
+
 def _place(schema: OrderArgs, body: dict):
     """Validate, map an Idempotency-Key header onto client_order_id, place once."""
-    key = request.headers.get("Idempotency-Key", "").strip()
-    if key:
+    key = _idempotency_key()
+    if key is not None:
         if body.get("client_order_id") not in (None, key):
             raise ApiError("INVALID_REQUEST_BODY", "Idempotency-Key and client_order_id differ; send one of them")
         body = {**body, "client_order_id": key}

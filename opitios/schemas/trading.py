@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from decimal import Decimal
 
@@ -15,7 +16,10 @@ ORDER_TYPES = ("market", "limit", "stop", "stop_limit")
 TIME_IN_FORCE = ("day", "gtc", "opg", "cls", "ioc", "fok")
 NEEDS_LIMIT = ("limit", "stop_limit")
 NEEDS_STOP = ("stop", "stop_limit")
-CLIENT_ORDER_ID = validate.Regexp(r"^[A-Za-z0-9._:-]{1,128}$", error="Must be 1-128 of A-Z a-z 0-9 . _ : -")
+# Alpaca takes up to 128 characters; these characters pass every hop (header, JSON, URL) unchanged.
+CLIENT_ORDER_ID_FORMAT = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+CLIENT_ORDER_ID_RULE = "1-128 of A-Z a-z 0-9 . _ : -"
+CLIENT_ORDER_ID = validate.Regexp(CLIENT_ORDER_ID_FORMAT, error=f"Must be {CLIENT_ORDER_ID_RULE}")
 
 
 def _bad(message: str, **details) -> ApiError:

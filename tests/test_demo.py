@@ -1,0 +1,43 @@
+"""`make demo` (scripts/demo.sh) as a newcomer meets it: a taken port stops it."""
+
+import socket
+import subprocess
+
+import pytest
+import requests
+
+from bench.servers import port_open
+from tests.demo_run import DEMO_SCRIPT, ROOT, Demo, demo_env
+
+
+@pytest.mark.parametrize("taken, named", [("SANDBOX_PORT", "SANDBOX_PORT="), ("OPITIOS_BIND", "OPITIOS_BIND=")])
+def test_a_taken_port_stops_the_demo_with_a_clear_message(tmp_path, taken, named):
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    port = holder.getsockname()[1]
+    env = demo_env(tmp_path, **{taken: str(port) if taken == "SANDBOX_PORT" else f"127.0.0.1:{port}"})
+    try:
+        done = subprocess.run(["bash", str(DEMO_SCRIPT)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        holder.close()
+
+    assert done.returncode == 1
+    assert f"port {port}" in done.stderr and "in use" in done.stderr and named in done.stderr
+    assert not (tmp_path / "instance" / "demo.db").exists()  # it stopped before it started anything
+    assert "SANDBOX LISTENING" not in done.stdout
+
+
+def test_the_demo_serves_sandbox_data_until_it_is_stopped(tmp_path):
+    demo = Demo(tmp_path).start()
+    try:
+        answer = requests.get(demo.url + "/api/v1/stocks/AAPL/quote", timeout=30)
+        control = requests.get(f"http://127.0.0.1:{demo.env['SANDBOX_PORT']}/_sandbox/", timeout=30)
+    finally:
+        demo.stop()
+
+    assert answer.status_code == 200 and answer.json()["metadata"]["data_source"] == "sandbox_synthetic"
+    assert control.status_code == 200  # the control URL the banner shows
+    assert "/_sandbox/" in demo.output() and "not real market data" in demo.output()
+    assert not port_open(demo.port) and not port_open(int(demo.env["SANDBOX_PORT"]))  # both stopped with it
+    assert (tmp_path / "instance" / "demo.db").is_file()  # its files went where DEMO_INSTANCE said

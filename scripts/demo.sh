@@ -48,11 +48,13 @@ until listening "$sandbox_port"; do
   sleep 0.2
 done
 
-# A database of the demo's own, with market data open to anonymous clients so curl needs no key.
+# A database of the demo's own: market data open to anonymous clients so curl needs no key, and client
+# limits a newcomer does not reach (without Redis each worker counts alone).
 export DATABASE_URL="sqlite:///$instance/demo.db"
 [ -e "$instance/demo.db" ] || rm -f "$instance/demo.key"  # a key of a database that is gone
 .venv/bin/opitios db upgrade
 .venv/bin/opitios config set access public_market_data=true >/dev/null
+.venv/bin/opitios config set rate_limits anonymous_per_hour=100000 keyed_per_hour=100000 keyed_per_minute=10000 >/dev/null
 # Trading always needs a key: the demo keeps one (for its own database only) in demo.key.
 if [ ! -s "$instance/demo.key" ]; then
   .venv/bin/opitios keys create --name demo --scopes read,trade | tail -n 1 > "$instance/demo.key"

@@ -1,4 +1,4 @@
-"""`make demo` (scripts/demo.sh) as a newcomer meets it: a taken port stops it."""
+"""`make demo` (scripts/demo.sh) as a newcomer meets it: its limits leave room, a taken port stops it."""
 
 import socket
 import subprocess
@@ -8,6 +8,22 @@ import requests
 
 from bench.servers import port_open
 from tests.demo_run import DEMO_SCRIPT, ROOT, Demo, demo_env
+
+
+QUOTE = "/api/v1/stocks/AAPL/quote"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    with Demo(tmp_path_factory.mktemp("demo")) as running:
+        yield running
+
+
+def test_the_demo_limits_leave_a_newcomer_room(demo):
+    answers = [requests.get(demo.url + QUOTE, timeout=30) for _ in range(4)]
+
+    assert [answer.status_code for answer in answers] == [200] * 4
+    assert {int(answer.headers["X-RateLimit-Limit"]) for answer in answers} == {100000}
 
 
 @pytest.mark.parametrize("taken, named", [("SANDBOX_PORT", "SANDBOX_PORT="), ("OPITIOS_BIND", "OPITIOS_BIND=")])
@@ -31,7 +47,7 @@ def test_a_taken_port_stops_the_demo_with_a_clear_message(tmp_path, taken, named
 def test_the_demo_serves_sandbox_data_until_it_is_stopped(tmp_path):
     demo = Demo(tmp_path).start()
     try:
-        answer = requests.get(demo.url + "/api/v1/stocks/AAPL/quote", timeout=30)
+        answer = requests.get(demo.url + QUOTE, timeout=30)
         control = requests.get(f"http://127.0.0.1:{demo.env['SANDBOX_PORT']}/_sandbox/", timeout=30)
     finally:
         demo.stop()

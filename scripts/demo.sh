@@ -60,9 +60,15 @@ if [ ! -s "$instance/demo.key" ]; then
   .venv/bin/opitios keys create --name demo --scopes read,trade | tail -n 1 > "$instance/demo.key"
 fi
 
+database=$(printf '%q' "$DATABASE_URL")
+opitios=$(printf '%q' "$root/.venv/bin/opitios")
 cat <<EOF
 DEMO: opitios is serving SANDBOX data from http://127.0.0.1:$sandbox_port (not real market data) on http://localhost:$gateway_port
 DEMO: trading key for this sandbox demo: $(cat "$instance/demo.key")  (also in $instance/demo.key)
+DEMO: the demo's database is $instance/demo.db, not the CLI's default (instance/opitios.db).
+DEMO: to make a key or change a setting of the running demo (its workers apply a setting within 5 s), run:
+  DATABASE_URL=$database $opitios keys create --name me --scopes read
+  DATABASE_URL=$database $opitios config set rate_limits anonymous_per_hour=5000
 EOF
 
 ALPACA_API_KEY=sandbox-key ALPACA_SECRET_KEY=sandbox-secret \

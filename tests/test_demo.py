@@ -1,5 +1,7 @@
-"""`make demo` (scripts/demo.sh) as a newcomer meets it: its limits leave room, a taken port stops it."""
+"""`make demo` (scripts/demo.sh) as a newcomer meets it: its commands reach its database, its limits leave
+room, a taken port stops it."""
 
+import re
 import socket
 import subprocess
 
@@ -8,6 +10,7 @@ import requests
 
 from bench.servers import port_open
 from tests.demo_run import DEMO_SCRIPT, ROOT, Demo, demo_env
+from tests.waiting import eventually
 
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
@@ -24,6 +27,33 @@ def test_the_demo_limits_leave_a_newcomer_room(demo):
 
     assert [answer.status_code for answer in answers] == [200] * 4
     assert {int(answer.headers["X-RateLimit-Limit"]) for answer in answers} == {100000}
+
+
+def printed_commands(output: str) -> dict[str, str]:
+    """The commands the demo printed for its own database, by what they do ("keys create", "config set")."""
+    commands = {}
+    for line in output.splitlines():
+        found = re.match(r"\s+(DATABASE_URL=\S+ \S+/opitios (keys create|config set) .*)$", line)
+        if found:
+            commands[found.group(2)] = found.group(1)
+    return commands
+
+
+def test_the_commands_the_demo_prints_reach_the_running_demo(demo, tmp_path):
+    commands = printed_commands(demo.output())
+    assert set(commands) == {"keys create", "config set"}, demo.output()
+
+    made = subprocess.run(["bash", "-c", commands["keys create"]], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    keyed = requests.get(demo.url + QUOTE, headers={"X-API-Key": key}, timeout=30)
+    assert keyed.status_code == 200, keyed.text  # a key of another database would be 401 INVALID_API_KEY
+
+    changed = subprocess.run(["bash", "-c", commands["config set"]], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert changed.returncode == 0, changed.stderr
+    limit = re.search(r"anonymous_per_hour=(\d+)", commands["config set"]).group(1)
+    eventually(lambda: requests.get(demo.url + QUOTE, timeout=30).headers["X-RateLimit-Limit"] == limit, timeout=30)
+    assert list(tmp_path.iterdir()) == []  # the commands wrote to the demo's database, nowhere else
 
 
 @pytest.mark.parametrize("taken, named", [("SANDBOX_PORT", "SANDBOX_PORT="), ("OPITIOS_BIND", "OPITIOS_BIND=")])

@@ -1,0 +1,29 @@
+"""The README, taken at its word: what it says a newcomer will see is what they see."""
+
+import re
+
+from opitios.db import PROJECT_ROOT
+
+README = PROJECT_ROOT / "README.md"
+
+
+def section(title: str) -> str:
+    """The README's text under ``## title``, up to the next section of that level."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end != -1 else None]
+
+
+def test_two_commands_says_what_a_market_route_answers_without_upstream_credentials(new_app):
+    app = new_app({"ALPACA_API_KEY": None, "ALPACA_SECRET_KEY": None})
+    keyed = app.test_client()
+    anonymous = app.test_client()
+    del anonymous.environ_base["HTTP_X_API_KEY"]
+    said = section("Two commands")
+
+    for client in (anonymous, keyed):
+        answer = client.get("/api/v1/stocks/AAPL/quote")
+        assert f"`{answer.status_code} {answer.headers['X-Error-Code']}`" in said
+    assert app.test_client().get("/api/v1/health").status_code == 200 and "`/api/v1/health` answers" in said
+    assert re.search(r"without an API key `401 ", said) and re.search(r"with a `read` key `503 ", said)

@@ -1,10 +1,13 @@
 """The README, taken at its word: what it says a newcomer will see is what they see."""
 
 import re
+import sys
+from pathlib import Path
 
 from opitios.db import PROJECT_ROOT
 
 README = PROJECT_ROOT / "README.md"
+OPITIOS_SCRIPT = Path(sys.executable).with_name("opitios")
 
 
 def section(title: str) -> str:
@@ -27,3 +30,19 @@ def test_two_commands_says_what_a_market_route_answers_without_upstream_credenti
         assert f"`{answer.status_code} {answer.headers['X-Error-Code']}`" in said
     assert app.test_client().get("/api/v1/health").status_code == 200 and "`/api/v1/health` answers" in said
     assert re.search(r"without an API key `401 ", said) and re.search(r"with a `read` key `503 ", said)
+
+
+# `opitios <command>` typed bare, which a shell finds only with .venv/bin on PATH (inside the container it is).
+BARE_COMMAND = re.compile(r"(?<![/\w.-])opitios (?:keys|config|db|openapi|errors|providers)\b")
+
+
+def test_every_opitios_command_is_written_as_it_runs_from_a_checkout():
+    for document in (README, PROJECT_ROOT / "docs" / "openapi.md"):
+        text = document.read_text()
+        bare = [
+            text[found.start():text.find("\n", found.start())]
+            for found in BARE_COMMAND.finditer(text)
+            if not text[:found.start()].endswith("docker exec opitios ")  # the container has it on PATH
+        ]
+        assert bare == [], f"{document.name}: write .venv/bin/opitios (it is not on PATH after make run)"
+    assert OPITIOS_SCRIPT.is_file()  # what `make install` puts there (this suite runs from that venv)

@@ -2,6 +2,7 @@
 # Serve opitios against the bundled OFFLINE SANDBOX upstream: synthetic, deterministic data,
 # never real market data. The sandbox listens on 127.0.0.1:${SANDBOX_PORT:-9100}, opitios on
 # ${OPITIOS_BIND:-0.0.0.0:8081}; the demo's database and trading key live in ${DEMO_INSTANCE:-instance}/.
+# SANDBOX_NOW (ISO 8601) starts the sandbox's frozen clock at another moment than now.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -38,7 +39,7 @@ trap stop_both EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-.venv/bin/python -m sandbox --host 127.0.0.1 --port "$sandbox_port" &
+.venv/bin/python -m sandbox --host 127.0.0.1 --port "$sandbox_port" ${SANDBOX_NOW:+--now "$SANDBOX_NOW"} &
 sandbox_pid=$!
 until listening "$sandbox_port"; do
   if ! kill -0 "$sandbox_pid" 2>/dev/null; then

@@ -43,6 +43,7 @@ class Demo:
         self._process: subprocess.Popen | None = None
 
     def start(self) -> "Demo":
+        self.folder.mkdir(parents=True, exist_ok=True)
         with open(self.log_path, "wb") as log:  # a file, never a pipe nobody reads
             self._process = subprocess.Popen(
                 ["bash", str(DEMO_SCRIPT)], cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL,

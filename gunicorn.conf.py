@@ -11,10 +11,12 @@ gunicorn's own lines (its access log, and the request lines or headers it
 refuses) are redacted like the app's: no API key or configured secret in them.
 """
 
+import hashlib
 import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -57,6 +59,28 @@ class RedactedRecords(logging.Filter):
         if record.exc_info and not record.exc_text:
             record.exc_text = redacted(logging.Formatter().formatException(record.exc_info))
         return True
+
+
+def _control_socket_path(address: str) -> str:
+    """A control socket of this instance's own, named after its bind address, in the user's runtime folder.
+
+    gunicorn (25.1 and later) puts every instance's socket at one per-user path and unlinks
+    whatever is there when it starts, so a second instance on the host would take over the
+    first one's ``gunicornc`` (and remove it when it stops).
+    """
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    folder = runtime if runtime and os.path.isdir(runtime) else os.path.join(os.path.expanduser("~"), ".gunicorn")
+    name = re.sub(r"[^A-Za-z0-9.]+", "-", address).strip("-")
+    if len(name) > 40:  # a Unix socket path must stay under about 100 bytes
+        name = hashlib.sha256(address.encode()).hexdigest()[:16]
+    return os.path.join(folder, f"opitios-{name}.ctl")
+
+
+# OPITIOS_CONTROL_SOCKET: a path, "off" for none, unset for one derived from the bind address.
+# Older gunicorn knows neither setting and ignores both.
+_control = (os.environ.get("OPITIOS_CONTROL_SOCKET") or "").strip()
+control_socket_disable = _control.lower() in ("off", "none", "false", "0")
+control_socket = _control if _control and not control_socket_disable else _control_socket_path(bind)
 
 
 class JsonAccessLogger(Logger):

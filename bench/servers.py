@@ -97,8 +97,10 @@ class GunicornServer:
         env: dict[str, str] | None = None,
         config: str = "gunicorn.conf.py",
         ready_path: str | None = "/api/v1/health",
+        control_socket: bool = False,
     ) -> None:
         self.app = app
+        self.control_socket = control_socket  # True: keep the control socket the config file gives gunicorn
         self.workers = workers
         self.env = dict(env or {})
         self.config = config
@@ -139,7 +141,8 @@ class GunicornServer:
         self._log = tempfile.NamedTemporaryFile(mode="w+b", prefix="gunicorn-", suffix=".log", delete=False)
         self.log_path = self._log.name
         self._process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", self.config, *_command_line_settings(), self.app],
+            [sys.executable, "-m", "gunicorn", "-c", self.config,
+             *([] if self.control_socket else _command_line_settings()), self.app],
             cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so a last-resort SIGKILL reaches the workers too
         )

@@ -18,11 +18,14 @@ MAX_BODY_BYTES = 64 * 1024
 log = logging.getLogger(__name__)
 
 
-def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = True) -> Flask:
     """Build the application: settings, provider, services, blueprints, error handlers.
 
     ``overrides`` take the place of environment variables of the same name
     (``None`` unsets one); any other key goes into ``app.config`` as it is.
+    ``connect=False`` builds it only to be described (``opitios openapi``): the
+    database is never opened, no background thread starts, and the runtime
+    configuration is the defaults.
     """
     from flask import Flask
 
@@ -60,12 +63,14 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     runtime = RuntimeConfig(engine, available)
     app.extensions["opitios.config"] = runtime
     app.extensions["opitios.error_log"] = ErrorLogWriter(engine)
-    runtime.refresh()  # once now, so the first request already sees the operator's settings
+    if connect:
+        runtime.refresh()  # once now, so the first request already sees the operator's settings
     app.extensions["opitios.protection"] = _protection(app, runtime)
     _serve_with_configured_provider(app, runtime.section("upstream"))
     runtime.on_change(lambda sections: _serve_with_configured_provider(app, sections["upstream"]))
-    runtime.start()
-    app.extensions["opitios.error_log"].start()
+    if connect:
+        runtime.start()
+        app.extensions["opitios.error_log"].start()
 
     app.extensions["opitios.keys"] = KeyVerifier(engine, lambda: runtime.section("runtime")["config_refresh_seconds"])
     request_id.init_app(app)
@@ -77,7 +82,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     app.extensions["opitios.limiter"] = init_limiter(app, app.extensions["opitios.redis"], routes.client_blueprints())
     errors.register_error_handlers(app)
     metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live")
-    _announce(app)
+    if connect:
+        _announce(app)
     return app
 
 

@@ -1,4 +1,9 @@
-"""The ``opitios`` command: Flask's CLI on our app factory, plus database, configuration and error-log commands."""
+"""The ``opitios`` command: database, configuration, key, error-log and description commands.
+
+A plain click group, not Flask's: Flask's would build the whole app (and open
+the database) just to print ``--help``. Each command opens what it needs, and
+no more.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import click
-from flask import current_app
-from flask.cli import FlaskGroup
 from marshmallow import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,7 +25,7 @@ from opitios.registry import available
 from opitios.runtime.schema import DEFAULTS, validate_section
 
 
-@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
+@click.group()
 def main() -> None:
     """Operate opitios (try: opitios db upgrade, opitios config show, opitios errors tail)."""
 
@@ -49,10 +52,12 @@ def openapi_command() -> None:
     """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`."""
     from opitios.openapi import build_spec
 
-    click.echo(json.dumps(build_spec(current_app), indent=2))
+    app = create_app(connect=False)  # the routes and schemas only: the description needs no database
+    with app.app_context():
+        click.echo(json.dumps(build_spec(app), indent=2))
 
 
-@main.command("providers", with_appcontext=False)
+@main.command("providers")
 def providers_command() -> None:
     """List the installed providers (the opitios.providers entry-point group)."""
     for name, entry in available().items():
@@ -67,21 +72,21 @@ def db_group() -> None:
     """Apply and show the Alembic migrations (DATABASE_URL, default the SQLite file in instance/)."""
 
 
-@db_group.command("upgrade", with_appcontext=False)
+@db_group.command("upgrade")
 @click.argument("revision", default="head")
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
     migrate.upgrade(_url(), revision)
 
 
-@db_group.command("downgrade", with_appcontext=False)
+@db_group.command("downgrade")
 @click.argument("revision")
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (``base`` removes every table)."""
     migrate.downgrade(_url(), revision)
 
 
-@db_group.command("current", with_appcontext=False)
+@db_group.command("current")
 def db_current() -> None:
     """Show the revision the database is at."""
     migrate.current(_url())
@@ -113,7 +118,7 @@ def _parse(assignment: str) -> tuple[str, object]:
         return key, text  # a bare word is a string
 
 
-@config_group.command("show", with_appcontext=False)
+@config_group.command("show")
 def config_show() -> None:
     """Print the configuration in force (rows over defaults); a row that does not validate is shown as refused."""
     with _engine() as engine:
@@ -133,7 +138,7 @@ def config_show() -> None:
     click.echo(json.dumps({"in_force": effective, "refused": refused}, indent=2, default=str))
 
 
-@config_group.command("set", with_appcontext=False)
+@config_group.command("set")
 @click.argument("name")
 @click.argument("assignments", nargs=-1, required=True)
 def config_set(name: str, assignments: tuple[str, ...]) -> None:
@@ -155,7 +160,7 @@ def config_set(name: str, assignments: tuple[str, ...]) -> None:
     click.echo(f"{name}: {json.dumps(config)}")
 
 
-@config_group.command("validate", with_appcontext=False)
+@config_group.command("validate")
 def config_validate() -> None:
     """Check every row; exit 1 when any would be refused."""
     bad = 0
@@ -180,7 +185,7 @@ def keys_group() -> None:
     """Issue, list and revoke API keys (only their hashes are stored)."""
 
 
-@keys_group.command("create", with_appcontext=False)
+@keys_group.command("create")
 @click.option("--name", required=True, help="who or what the key is for")
 @click.option("--scopes", default="read", show_default=True, help="comma-separated: read, trade, admin")
 def keys_create(name: str, scopes: str) -> None:
@@ -197,7 +202,7 @@ def keys_create(name: str, scopes: str) -> None:
     click.echo(key)
 
 
-@keys_group.command("list", with_appcontext=False)
+@keys_group.command("list")
 def keys_list() -> None:
     """Prefixes, names, scopes and dates; never the keys."""
     with _engine() as engine:
@@ -207,7 +212,7 @@ def keys_list() -> None:
                        f"last used {row.last_used_at or 'never'}  {row.name}")
 
 
-@keys_group.command("revoke", with_appcontext=False)
+@keys_group.command("revoke")
 @click.argument("prefix")
 def keys_revoke(prefix: str) -> None:
     """Revoke the key with PREFIX; every worker refuses it within config_refresh_seconds."""
@@ -225,7 +230,7 @@ def errors_group() -> None:
     """Read the error_logs table."""
 
 
-@errors_group.command("tail", with_appcontext=False)
+@errors_group.command("tail")
 @click.option("-n", "--lines", default=20, show_default=True, help="how many of the newest rows")
 def errors_tail(lines: int) -> None:
     """Show the newest error rows, oldest first."""

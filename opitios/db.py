@@ -15,12 +15,10 @@ CONNECT_TIMEOUT = 3
 
 
 def database_url(configured: str | None) -> str:
-    """``DATABASE_URL``, or an SQLite file in the instance folder (created on demand)."""
+    """``DATABASE_URL``, or an SQLite file in the instance folder (the folder is made at the first connection)."""
     if configured:
         return configured
-    instance = PROJECT_ROOT / "instance"
-    instance.mkdir(exist_ok=True)
-    return f"sqlite:///{instance / 'opitios.db'}"
+    return f"sqlite:///{PROJECT_ROOT / 'instance' / 'opitios.db'}"
 
 
 def make_engine(url: str) -> Engine:
@@ -28,10 +26,22 @@ def make_engine(url: str) -> Engine:
     backend = make_url(url).get_backend_name()
     if backend == "sqlite":
         engine = create_engine(url, pool_pre_ping=True, connect_args={"check_same_thread": False, "timeout": CONNECT_TIMEOUT})
+        folder = _sqlite_folder(make_url(url).database)
+        if folder is not None:
+            # Made when a connection is first needed, not with the engine: a command that needs no
+            # database (``opitios --help``, ``opitios openapi``) leaves no folder or file behind.
+            event.listen(engine, "do_connect", lambda *_: folder.mkdir(parents=True, exist_ok=True))
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     connect_args = {"connect_timeout": CONNECT_TIMEOUT} if backend == "postgresql" else {}
     return create_engine(url, pool_pre_ping=True, pool_size=2, max_overflow=2, connect_args=connect_args)
+
+
+def _sqlite_folder(database: str | None) -> Path | None:
+    """The folder an SQLite file lives in; None for an in-memory database."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).parent
 
 
 def _sqlite_pragmas(connection, _record) -> None:

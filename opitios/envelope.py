@@ -12,6 +12,13 @@ from flask import Response, current_app, request
 from opitios.request_id import current_request_id
 
 
+# What every data answer names as its source and provider when OPITIOS_DEMO says the upstream is the
+# offline sandbox: the service is told so by its configuration (it never imports the sandbox), and no
+# demo answer may carry a real-time label, whatever its data class.
+DEMO_DATA_SOURCE = "sandbox_synthetic"
+DEMO_PROVIDER = "sandbox"
+
+
 @dataclass
 class Result:
     """What a service hands a route: the data and where it came from."""
@@ -53,14 +60,22 @@ def _json(body: dict, status: int, headers: dict[str, str]) -> Response:
     return current_app.response_class(_dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
+def _provenance(result) -> tuple[str, str]:
+    """The answer's data_source and provider: the service's, or the demo's labels under OPITIOS_DEMO."""
+    if current_app.config["OPITIOS_DEMO"]:
+        return DEMO_DATA_SOURCE, DEMO_PROVIDER
+    return result.data_source, result.provider
+
+
 def success_response(result: Result) -> Response:
     now = utc_now()
     freshness = freshness_seconds(result.data_timestamp, now)
+    data_source, provider = _provenance(result)
     metadata = {
         "request_id": current_request_id(),
         "timestamp": iso_millis(now),
-        "data_source": result.data_source,
-        "provider": result.provider,
+        "data_source": data_source,
+        "provider": provider,
         "feed": result.feed,
         "data_timestamp": result.data_timestamp,
         "data_freshness_seconds": freshness,
@@ -72,7 +87,7 @@ def success_response(result: Result) -> Response:
     etag = '"' + hashlib.blake2b(data.encode(), digest_size=16).hexdigest() + '"'
     headers = {
         "X-Cache-Status": result.cache.upper(),
-        "X-Data-Source": result.data_source,
+        "X-Data-Source": data_source,
         "Cache-Control": f"max-age={result.max_age}",
         "ETag": etag,
     }
@@ -87,11 +102,12 @@ def success_response(result: Result) -> Response:
 def trading_response(result) -> Response:
     """A broker answer: the success envelope, never to be stored by anyone (``no-store``)."""
     now = utc_now()
+    data_source, provider = _provenance(result)
     metadata = {
         "request_id": current_request_id(),
         "timestamp": iso_millis(now),
-        "data_source": result.data_source,
-        "provider": result.provider,
+        "data_source": data_source,
+        "provider": provider,
         "data_timestamp": result.data_timestamp,
         "data_freshness_seconds": freshness_seconds(result.data_timestamp, now),
         "market_status": result.market_status,
@@ -99,7 +115,7 @@ def trading_response(result) -> Response:
     }
     if result.replayed is not None:
         metadata["idempotent_replay"] = result.replayed
-    headers = {"Cache-Control": "no-store", "X-Data-Source": result.data_source}
+    headers = {"Cache-Control": "no-store", "X-Data-Source": data_source}
     return _json({"data": result.data, "metadata": metadata}, 200, headers)
 
 

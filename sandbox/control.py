@@ -1,4 +1,4 @@
-"""The control API under /_sandbox/: health, catalog, calls, reset and switches (no auth, never counted)."""
+"""The control API under /_sandbox/: an index, health, catalog, calls, reset and switches (no auth, never counted)."""
 import json
 
 from . import catalog, options
@@ -40,7 +40,13 @@ def _reset(state: State) -> dict:
     return {"ok": True}
 
 
+def _index() -> dict:
+    """What the banner's control URL answers: every control endpoint and its methods."""
+    return {"endpoints": {path: sorted(methods) for path, methods in _ROUTES.items() if path != "/_sandbox/"}}
+
+
 _ROUTES = {
+    "/_sandbox/": {"GET": lambda state, body: (200, _index())},
     "/_sandbox/health": {"GET": lambda state, body: (200, {"ok": True})},
     "/_sandbox/catalog": {"GET": lambda state, body: (200, _catalog(state))},
     "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls())},

@@ -190,6 +190,16 @@ def test_reset_restores_everything(sandbox):
     assert status == 200 and headers["X-RateLimit-Remaining"] == "199"
 
 
+def test_the_control_url_the_banner_shows_lists_the_endpoints(sandbox):
+    response = requests.get(sandbox.url + "/_sandbox/", timeout=5)
+
+    assert response.status_code == 200
+    assert response.json()["endpoints"] == {
+        "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["GET"],
+        "/_sandbox/reset": ["POST"], "/_sandbox/switches": ["GET", "POST"],
+    }
+
+
 def test_control_api_shapes(sandbox):
     assert requests.get(sandbox.url + "/_sandbox/health", timeout=5).json() == {"ok": True}
     catalog = sandbox.catalog()

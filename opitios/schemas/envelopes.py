@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from opitios.envelope import DEMO_DATA_SOURCE, DEMO_PROVIDER
 from opitios.errors import ERRORS
 
 
@@ -13,7 +14,9 @@ class MetadataSchema(Schema):
 
 
 class _ProvenanceSchema(MetadataSchema):
-    provider = fields.String(required=True)
+    provider = fields.String(
+        required=True, metadata={"description": f"the provider's name; `{DEMO_PROVIDER}` when the service runs as the offline demo"}
+    )
     data_timestamp = fields.String(
         required=True, allow_none=True, metadata={"description": "the upstream's own timestamp of the datum"}
     )
@@ -26,14 +29,21 @@ class _ProvenanceSchema(MetadataSchema):
 class MarketMetadataSchema(_ProvenanceSchema):
     data_source = fields.String(
         required=True,
-        validate=validate.OneOf(["alpaca_real_time", "alpaca_options_real_time", "alpaca_options_chain", "alpaca_historical"]),
+        validate=validate.OneOf(
+            ["alpaca_real_time", "alpaca_options_real_time", "alpaca_options_chain", "alpaca_historical", DEMO_DATA_SOURCE]
+        ),
+        metadata={"description": f"`{DEMO_DATA_SOURCE}` for every answer of the offline demo (OPITIOS_DEMO)"},
     )
     feed = fields.String(required=True, allow_none=True)
     cache = fields.String(required=True, validate=validate.OneOf(["hit", "miss", "stale"]))
 
 
 class TradingMetadataSchema(_ProvenanceSchema):
-    data_source = fields.String(required=True, validate=validate.OneOf(["alpaca_trading"]))
+    data_source = fields.String(
+        required=True,
+        validate=validate.OneOf(["alpaca_trading", DEMO_DATA_SOURCE]),
+        metadata={"description": f"`{DEMO_DATA_SOURCE}` for every answer of the offline demo (OPITIOS_DEMO)"},
+    )
     cache = fields.String(required=True, validate=validate.OneOf(["none"]))
     idempotent_replay = fields.Boolean(metadata={"description": "order placement only: true when the order existed already"})
 

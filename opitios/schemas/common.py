@@ -124,7 +124,11 @@ class DateOrDateTime(fields.Field):
             raise ValidationError("Must be an ISO 8601 date (2024-06-03) or datetime (2024-06-03T13:30:00Z).") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        try:
+            moment = moment.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
+            raise ValidationError("Must be between years 0001 and 9999 in UTC.") from None
+        return moment.isoformat().replace("+00:00", "Z")
 
 
 class PositiveDecimal(fields.Field):

@@ -13,15 +13,17 @@ from marshmallow import Schema
 from opitios import __version__, openapi_examples
 from opitios.errors import ERRORS
 from opitios.openapi_operations import DOCUMENT, MARKET, OPERATIONS, TRADING, Operation
+from opitios.openapi_rules import DECIMAL, cross_field_rules, order_rules, symbol_list_pattern, symbol_pattern, told
 from opitios.schemas.bars import TIMEFRAMES, Timeframe
 from opitios.schemas.batches import OneOf
 from opitios.schemas.common import MAX_SYMBOLS, DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
 from opitios.schemas.envelopes import ErrorEnvelopeSchema, MarketMetadataSchema, MetadataSchema, TradingMetadataSchema
+from opitios.schemas.trading import OptionOrderArgs, OrderArgs, StockOrderArgs
 
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
-SYMBOL_PATTERNS = {"stock": "[A-Za-z][A-Za-z0-9.]{0,9}", "option": "[A-Za-z][A-Za-z0-9]{0,5}[0-9]{6}[CPcp][0-9]{8}"}
 SYMBOL_EXAMPLES = {"stock": "AAPL", "option": "AAPL261127C00190000"}
-DECIMAL = r"^(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)$"
+ORDER_BODIES = (OrderArgs, StockOrderArgs, OptionOrderArgs)
+PAGE_TOKEN = "page_token"
 
 SCOPES = {MARKET: "read", TRADING: "trade"}
 METADATA = {MARKET: MarketMetadataSchema, TRADING: TradingMetadataSchema}
@@ -72,18 +74,23 @@ Operations and these documents are open.
 
 
 def build_spec(app: Flask) -> dict[str, Any]:
-    """The OpenAPI description of every documented route of ``app``, as a JSON-ready dict."""
+    """The OpenAPI description of every documented route of ``app``, as a JSON-ready dict.
+
+    It states the batch limit in force (``limits.max_batch_symbols``), so it is built again when that changes.
+    """
     marshmallow = MarshmallowPlugin(schema_name_resolver=_schema_name)
     spec = APISpec(
         title="opitios", version=__version__, openapi_version=OPENAPI_VERSION,
         plugins=[FlaskPlugin(), marshmallow], info={"description": DESCRIPTION},
     )
-    _describe_custom_fields(marshmallow)
+    _describe_custom_fields(marshmallow, app.extensions["opitios.config"].section("limits")["max_batch_symbols"])
     spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer", "description": "the same API key"})
     for name, (description, schema, required) in HEADERS.items():
         spec.components.header(name, {"description": description, "required": required, "schema": schema})
     spec.components.schema("ErrorEnvelope", {"example": openapi_examples.ERROR}, schema=ErrorEnvelopeSchema)
+    for order in ORDER_BODIES:  # registered before the paths refer to them, with the rules between their fields
+        spec.components.schema(_schema_name(order), order_rules(order()), schema=order)
     for rule in app.url_map.iter_rules():
         operation = OPERATIONS.get(rule.endpoint)
         if operation is None:
@@ -102,31 +109,35 @@ def _schema_name(schema) -> str | None:
     return cls.__name__.removesuffix("Schema")
 
 
-def _describe_custom_fields(plugin: MarshmallowPlugin) -> None:
+def _describe_custom_fields(plugin: MarshmallowPlugin, max_symbols: int) -> None:
     """Types for our own fields; patterns, items and shapes from an attribute function."""
     for field_cls, openapi_type in (
         (Symbol, "string"), (SymbolList, "array"), (DateOrDateTime, "string"), (PositiveDecimal, "string"),
         (WholeNumber, "integer"), (Timeframe, "string"), (OneOf, None),
     ):
         plugin.map_to_openapi_type(field_cls, openapi_type, None)
-    plugin.converter.add_attribute_function(_custom_field_properties)
+
+    def properties(converter, field, **kwargs) -> dict:
+        return _custom_field_properties(converter, field, min(max_symbols, MAX_SYMBOLS))
+
+    plugin.converter.add_attribute_function(properties)
 
 
 def _symbol(kind: str) -> dict:
-    return {"type": "string", "pattern": f"^{SYMBOL_PATTERNS[kind]}$", "example": SYMBOL_EXAMPLES[kind]}
+    return {"type": "string", "pattern": symbol_pattern(kind), "example": SYMBOL_EXAMPLES[kind]}
 
 
-def _custom_field_properties(converter, field, **kwargs) -> dict:
-    """The OpenAPI properties our fields' own rules add (bound to the plugin's converter)."""
+def _custom_field_properties(converter, field, max_symbols: int) -> dict:
+    """The OpenAPI properties our fields' own rules add (``converter`` is the plugin's)."""
     if isinstance(field, Symbol):
         return {**_symbol(field.kind), "description": f"a {field.kind} symbol, matched without regard to case"}
+    limit = f"at most {max_symbols}: the operator's limits.max_batch_symbols (20 by default), counted after repeats"
     if isinstance(field, SymbolList) and field.comma_separated:
-        one = SYMBOL_PATTERNS[field.kind]
-        return {"type": "string", "pattern": f"^{one}(,{one})*$", "example": "AAPL,MSFT",
-                "description": f"comma-separated, 1..{MAX_SYMBOLS} (at most limits.max_batch_symbols, 20 by default)"}
+        return {"type": "string", "pattern": symbol_list_pattern(field.kind, max_symbols), "example": "AAPL,MSFT",
+                "description": f"comma-separated, {limit}; blank entries and spaces around a symbol are ignored"}
     if isinstance(field, SymbolList):
-        return {"items": _symbol(field.kind), "minItems": 1, "maxItems": MAX_SYMBOLS,
-                "description": "at most limits.max_batch_symbols (20 by default); repeats are asked for once"}
+        return {"items": _symbol(field.kind), "minItems": 1, "maxItems": max_symbols,
+                "description": f"{limit}, which are asked for once"}
     if isinstance(field, DateOrDateTime):
         return {"anyOf": [{"format": "date"}, {"format": "date-time"}], "example": "2024-06-03T13:30:00Z",
                 "description": "an ISO 8601 date or datetime (a naive one is UTC)"}
@@ -143,25 +154,52 @@ def _custom_field_properties(converter, field, **kwargs) -> dict:
 def _operation(plugin: MarshmallowPlugin, rule, operation: Operation) -> dict:
     described: dict[str, Any] = {"tags": [operation.kind], "summary": operation.summary, "operationId": rule.endpoint}
     scope = SCOPES.get(operation.kind)
-    description = operation.description
+    field_rules = cross_field_rules((operation.args, operation.body), operation.rules)
+    description = " ".join([operation.description, *map(told, field_rules)]).strip()
     if scope is not None:
         described["security"] = [{"ApiKey": []}, {"Bearer": []}]
         described["x-scope"] = scope
         description = f"Needs an API key with the `{scope}` scope. {description}".strip()
     if description:
         described["description"] = description
+    if field_rules:
+        described["x-cross-field-rules"] = field_rules
     parameters = _parameters(plugin, rule, operation)
     if parameters:
         described["parameters"] = parameters
     if operation.body is not None:
-        content = {"schema": operation.body}
+        content = {"schema": _body(plugin, operation.body)}
         if rule.endpoint in openapi_examples.BODIES:
             content["example"] = openapi_examples.BODIES[rule.endpoint]
         described["requestBody"] = {"required": True, "content": {"application/json": content}}
     described["responses"] = {"200": _success(plugin, rule.endpoint, operation), **_errors(plugin, operation)}
     if operation.kind == MARKET and "GET" in rule.methods:
         described["responses"]["304"] = {"description": "Not Modified (If-None-Match)", "headers": _headers(MARKET_HEADERS)}
+        if any(parameter["name"] == PAGE_TOKEN for parameter in parameters):
+            described["responses"]["200"]["links"] = {"nextPage": _next_page(rule.endpoint, parameters)}
     return described
+
+
+def _next_page(endpoint: str, parameters: list[dict]) -> dict:
+    """The link that says where a page token comes from: the same request, with the answer's next_page_token."""
+    sent = {
+        parameter["name"]: f"$request.{parameter['in']}.{parameter['name']}"
+        for parameter in parameters
+        if parameter["in"] in ("path", "query")
+    }
+    return {
+        "operationId": endpoint,
+        "parameters": {**sent, PAGE_TOKEN: "$response.body#/data/page_info/next_page_token"},
+        "description": "The next page, while page_info.has_more is true",
+    }
+
+
+def _body(plugin: MarshmallowPlugin, body) -> dict:
+    """The body's schema; an order narrowed with ``exclude`` stays inline, so its rules are added here."""
+    schema = plugin.converter.resolve_nested_schema(body)
+    if isinstance(body, OrderArgs) and "$ref" not in schema:
+        schema.update(order_rules(body))
+    return schema
 
 
 def _parameters(plugin: MarshmallowPlugin, rule, operation: Operation) -> list[dict]:

@@ -27,7 +27,16 @@ from opitios.schemas.quotes import (
     StockQuoteSchema,
     SymbolPathArgs,
 )
-from opitios.schemas.trading import AccountSchema, OrderArgs, OrderSchema, OrdersQueryArgs, OrdersSchema, PositionsSchema
+from opitios.schemas.trading import (
+    AccountSchema,
+    OptionOrderArgs,
+    OrderArgs,
+    OrderSchema,
+    OrdersQueryArgs,
+    OrdersSchema,
+    PositionsSchema,
+    StockOrderArgs,
+)
 
 # Kinds of route: who may call it and what its answers carry.
 MARKET, TRADING, OPERATIONS, DOCUMENT = "market data", "trading", "operations", "documents"
@@ -42,7 +51,10 @@ ORDER_REF = {
 ORDER_CODES = ("INVALID_SYMBOL_FORMAT", "ORDER_REJECTED", "ORDER_NOT_FOUND")
 ORDER_RULES = (
     "Numbers are exact decimal strings (a JSON number is accepted too). `limit_price` is required for "
-    "`limit`/`stop_limit` and refused otherwise, `stop_price` likewise for `stop`/`stop_limit`. A repeated "
+    "`limit`/`stop_limit` and refused otherwise, `stop_price` likewise for `stop`/`stop_limit` (the body's "
+    "`oneOf` branches state it). Exactly one instrument: a stock `symbol`, or an OCC contract as `option_symbol` "
+    "(or as `symbol` where the route takes options); option orders are for whole contracts, fractional share "
+    "orders are `day` orders. A repeated "
     "`client_order_id` (or `Idempotency-Key` header) never places a second order: the existing one comes back "
     "with `metadata.idempotent_replay: true`. A broker that does not answer in time is 504 `UPSTREAM_TIMEOUT` "
     "with the `client_order_id` in `error.details`: look the order up before retrying."
@@ -54,6 +66,8 @@ IDEMPOTENCY_KEY = {
     "description": "mapped onto client_order_id; must equal it when both are sent",
     "schema": {"type": "string", "pattern": r"^[A-Za-z0-9._:-]{1,128}$"},
 }
+# The one rule between a header and the body; the routes' own schemas state the rest.
+SAME_ORDER_ID = {"rule": "equal", "fields": ["Idempotency-Key", "client_order_id"], "error": "INVALID_REQUEST_BODY"}
 
 
 @dataclass(frozen=True)
@@ -66,16 +80,17 @@ class Operation:
     parameters: tuple[dict, ...] = ()  # parameters no schema describes
     body: Schema | type[Schema] | None = None
     codes: tuple[str, ...] = ()  # error codes of this route beyond those of its kind
+    rules: tuple[dict, ...] = ()  # cross-field rules beyond those its schemas declare (x-cross-field-rules)
     description: str = ""
     media_type: str = "application/json"  # of a document's answer
 
 
-_ORDER_BODY_FOR_PATH = OrderArgs(exclude=("symbol", "option_symbol", "side"))
+_ORDER_BODY_FOR_PATH = StockOrderArgs(exclude=("symbol", "option_symbol", "side"))
 _QUOTE = ("INVALID_SYMBOL_FORMAT", "SYMBOL_NOT_FOUND")
 _OPTION_QUOTE = ("INVALID_SYMBOL_FORMAT", "OPTION_CONTRACT_NOT_FOUND")
 _BATCH = ("INVALID_SYMBOL_FORMAT", "REQUEST_SIZE_EXCEEDED")
 _CHAIN = ("INVALID_SYMBOL_FORMAT", "INVALID_DATE_RANGE", "OPTIONS_CHAIN_UNAVAILABLE")
-_PLACE = {"parameters": (IDEMPOTENCY_KEY,), "codes": ORDER_CODES, "description": ORDER_RULES}
+_PLACE = {"parameters": (IDEMPOTENCY_KEY,), "codes": ORDER_CODES, "description": ORDER_RULES, "rules": (SAME_ORDER_ID,)}
 _BY_PATH = {"args": SymbolPathArgs, "body": _ORDER_BODY_FOR_PATH, **_PLACE}
 
 OPERATIONS: dict[str, Operation] = {
@@ -130,11 +145,11 @@ OPERATIONS: dict[str, Operation] = {
         OrderSchema, body=OrderArgs, **_PLACE,
     ),
     "trading.place_stock": Operation(
-        "Place a stock order (the original service's route)", TRADING, OrderSchema, body=OrderArgs, **_PLACE,
+        "Place a stock order (the original service's route)", TRADING, OrderSchema, body=StockOrderArgs, **_PLACE,
     ),
     "trading.place_option": Operation(
         "Place an option order, whole contracts only (the original service's route)", TRADING, OrderSchema,
-        body=OrderArgs, **_PLACE,
+        body=OptionOrderArgs, **_PLACE,
     ),
     "trading.buy": Operation(
         "Buy a stock: the path names symbol and side, the body the rest", TRADING, OrderSchema, **_BY_PATH,

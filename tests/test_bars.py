@@ -52,6 +52,15 @@ def test_without_start_the_most_recent_bars_come_oldest_first(client, sandbox, u
     assert stamps == sorted(stamps)
 
 
+def test_without_start_an_end_before_alpacas_history_is_asked_for_as_it_is(client, sandbox, upstream_queries):
+    """Asked from the start of history (2016) up to an earlier end, Alpaca would refuse its own range."""
+    response = client.get("/api/v1/stocks/AAPL/bars?end=2010-03-01&limit=5")
+
+    assert response.status_code in (200, 404), response.get_json()
+    sent = upstream_queries(BARS)[-1]
+    assert sent["start"] <= sent["end"] == "2010-03-01"
+
+
 def test_the_page_token_is_passed_through(client, sandbox, upstream_queries):
     base = "/api/v1/stocks/AAPL/bars?timeframe=1Min&start=2024-06-03T13:30:00Z&end=2024-06-03T14:30:00Z&limit=10"
     first = client.get(base).get_json()["data"]
@@ -95,6 +104,8 @@ def test_no_bars_is_404_historical_data_unavailable(client):
         ("start=2024-13-01", "INVALID_PARAMETER"),
         ("start=2024-06-05&end=2024-06-01", "INVALID_DATE_RANGE"),
         ("start=2024-06-03T15:00:00Z&end=2024-06-03T14:00:00Z", "INVALID_DATE_RANGE"),
+        ("start=0001-01-01T00:00:00%2B01:00", "INVALID_PARAMETER"),  # year 0 in UTC: no datetime holds it
+        ("end=9999-12-31T23:00:00-01:00", "INVALID_PARAMETER"),
     ],
 )
 def test_bad_parameters_are_400_without_an_upstream_call(client, sandbox, query, code):

@@ -82,7 +82,7 @@ def test_our_fields_are_described_by_their_rules(spec):
     batch = schemas["StockBatchBodyArgs"]["properties"]
     assert batch["symbols"]["type"] == "array"
     assert batch["symbols"]["items"]["pattern"] == "^[A-Za-z][A-Za-z0-9.]{0,9}$"
-    assert (batch["symbols"]["minItems"], batch["symbols"]["maxItems"]) == (1, 100)
+    assert (batch["symbols"]["minItems"], batch["symbols"]["maxItems"]) == (1, 20)  # the default batch limit
     assert batch["max_age_seconds"]["type"] == "integer"
     order = schemas["OrderArgs"]["properties"]
     assert order["qty"]["type"] == "string" and order["qty"]["pattern"]
@@ -155,3 +155,124 @@ def test_the_cli_prints_the_spec(app):
     assert result.exit_code == 0, result.output
     with app.app_context():
         assert json.loads(result.output) == build_spec(app)
+
+
+NOT_A_DAY = "A000000C00000000"  # OCC-shaped, but 00-00-00 is no expiration date
+
+
+def test_the_option_symbol_pattern_refuses_what_the_validator_refuses(spec):
+    api = schemathesis.openapi.from_dict(spec)
+    path = {p.name: p for p in api.find_operation_by_id("options.quote").path_parameters}["option_symbol"]
+    body = api.find_operation_by_id("options.quote_from_body").get_body_for_media_type("application/json")
+    batch = api.find_operation_by_id("options.quotes_batch").get_body_for_media_type("application/json")
+
+    assert not path.is_valid(NOT_A_DAY) and path.is_valid("AAPL240216C00190000")
+    assert not body.is_valid({"option_symbol": NOT_A_DAY}) and body.is_valid({"option_symbol": "aapl240229p00190000"})
+    assert not body.is_valid({"option_symbol": "AAPL230229C00190000"})  # 2023 had no 29 February
+    assert not batch.is_valid({"option_symbols": ["AAPL240216C00190000", NOT_A_DAY]})
+
+
+def test_the_spec_states_the_ordering_rules_the_validators_keep(spec):
+    ordered = {
+        "stocks.bars": [("start", "end", "INVALID_DATE_RANGE")],
+        "options.chain": [
+            ("expiration_date_gte", "expiration_date_lte", "INVALID_DATE_RANGE"),
+            ("min_strike", "max_strike", "INVALID_PARAMETER"),
+        ],
+    }
+    ordered["options.chain_from_body"] = ordered["options.chain"]
+    for endpoint, pairs in ordered.items():
+        _, _, operation = operations(spec)[endpoint]
+        stated = [(*rule["fields"], rule["error"]) for rule in operation["x-cross-field-rules"] if rule["rule"] == "ordered"]
+        assert stated == pairs
+        assert all(f"`{first}` may not be past `{last}`" in operation["description"] for first, last, _ in pairs)
+
+
+def test_the_spec_states_that_the_idempotency_key_must_match_the_client_order_id(spec):
+    for endpoint in ("trading.place", "trading.place_stock", "trading.place_option", "trading.buy", "trading.sell"):
+        _, _, operation = operations(spec)[endpoint]
+        assert {"rule": "equal", "fields": ["Idempotency-Key", "client_order_id"], "error": "INVALID_REQUEST_BODY"} in (
+            operation["x-cross-field-rules"]
+        )
+
+
+OCC = "AAPL261127C00190000"
+ORDER_ROUTES = {
+    "/api/v1/orders": "trading.place", "/api/v1/stocks/order": "trading.place_stock",
+    "/api/v1/options/order": "trading.place_option", "/api/v1/stocks/AAPL/buy": "trading.buy",
+    "/api/v1/stocks/AAPL/sell": "trading.sell",
+}
+ORDERS = [  # (route, body): the spec's verdict on each must be the service's
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "limit_price": "5"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "stop_price": "5"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "market", "limit_price": None}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": None}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "limit", "limit_price": "5", "stop_price": "4"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "stop_limit", "limit_price": "5", "stop_price": "4"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1", "side": "buy", "type": "stop", "stop_price": "4"}),
+    ("/api/v1/orders", {"qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "option_symbol": OCC, "qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": None, "option_symbol": OCC, "qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": OCC, "qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": OCC, "qty": "1.5", "side": "buy"}),
+    ("/api/v1/orders", {"option_symbol": NOT_A_DAY, "qty": "1", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1.5", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "1.5", "side": "buy", "time_in_force": "gtc"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "2.000", "side": "buy", "time_in_force": "gtc"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "0", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "AAPL", "qty": "0.0", "side": "buy"}),
+    ("/api/v1/orders", {"symbol": "", "qty": "1", "side": "buy"}),
+    ("/api/v1/stocks/order", {"symbol": "AAPL", "qty": "1", "side": "sell"}),
+    ("/api/v1/stocks/order", {"symbol": OCC, "qty": "1", "side": "sell"}),
+    ("/api/v1/stocks/order", {"option_symbol": OCC, "qty": "1", "side": "sell"}),
+    ("/api/v1/options/order", {"option_symbol": OCC, "qty": "1", "side": "buy"}),
+    ("/api/v1/options/order", {"symbol": OCC, "qty": "1", "side": "buy"}),
+    ("/api/v1/options/order", {"symbol": "AAPL", "qty": "1", "side": "buy"}),
+    ("/api/v1/options/order", {"option_symbol": OCC, "qty": "2.5", "side": "buy"}),
+    ("/api/v1/stocks/AAPL/buy", {"qty": "1"}),
+    ("/api/v1/stocks/AAPL/buy", {"qty": "1.5", "time_in_force": "gtc"}),
+    ("/api/v1/stocks/AAPL/sell", {"qty": "1", "type": "market", "limit_price": "5"}),
+    ("/api/v1/stocks/AAPL/sell", {"qty": "1", "type": "stop_limit", "limit_price": "5", "stop_price": "4"}),
+]
+
+
+def test_the_order_bodies_the_spec_allows_are_the_ones_the_service_takes(app, spec):
+    """The cross-field rules of an order (prices by type, one instrument, whole contracts, fractional day orders)."""
+    api = schemathesis.openapi.from_dict(spec)
+    client = app.test_client()
+    for route, body in ORDERS:
+        operation = api.find_operation_by_id(ORDER_ROUTES[route])
+        allowed = operation.get_body_for_media_type("application/json").is_valid(body)
+        response = client.post(route, json=body)
+        assert response.status_code < 500, (route, body, response.get_json())
+        assert allowed == (response.status_code != 400), (route, body, allowed, response.get_json())
+
+
+def test_the_spec_states_the_batch_limit_in_force(make_app, rows):
+    app = make_app()
+    served = app.test_client().get("/api/v1/openapi.json").get_json()
+    assert served["components"]["schemas"]["StockBatchBodyArgs"]["properties"]["symbols"]["maxItems"] == 20
+
+    rows.put("limits", {"max_batch_symbols": 5})
+    app.extensions["opitios.config"].refresh()  # what every worker does within config_refresh_seconds
+    spec = app.test_client().get("/api/v1/openapi.json").get_json()
+    api = schemathesis.openapi.from_dict(spec)
+
+    assert spec["components"]["schemas"]["StockBatchBodyArgs"]["properties"]["symbols"]["maxItems"] == 5
+    symbols = {p.name: p for p in api.find_operation_by_id("stocks.quotes").query}["symbols"]
+    assert symbols.is_valid("A,B,C,D,E") and symbols.is_valid(" a, b,,C,D,E,")
+    assert not symbols.is_valid("A,B,C,D,E,F")
+
+
+def test_page_tokens_are_described_as_the_upstreams_passed_through(spec):
+    for endpoint in ("stocks.bars", "options.chain"):
+        _, _, operation = operations(spec)[endpoint]
+        token = next(p for p in operation["parameters"] if p["name"] == "page_token")
+        assert token["schema"] == {"type": "string", "minLength": 1, "maxLength": 1024}
+        assert "next_page_token" in token["description"]  # any token of that length passes, as the upstream gave it
+        link = operation["responses"]["200"]["links"]["nextPage"]
+        assert link["operationId"] == endpoint
+        assert link["parameters"]["page_token"] == "$response.body#/data/page_info/next_page_token"

@@ -147,6 +147,22 @@ def test_chain_pages_continue_with_the_upstream_token(client, catalog, upstream_
     assert [c["symbol"] for c in first["contracts"] + second["contracts"]] == catalog["options"]["AAPL"][:20]
 
 
+@pytest.mark.parametrize(
+    "ask",
+    [
+        lambda client: client.get("/api/v1/options/AAPL/chain?page_token=not-a-token"),
+        lambda client: client.post("/api/v1/options/chain", json={"underlying_symbol": "AAPL", "page_token": "not-a-token"}),
+    ],
+)
+def test_a_page_token_the_upstream_did_not_hand_out_is_400(client, upstream_queries, ask):
+    """Tokens pass through unchanged; the upstream decides, and its refusal is the client's INVALID_PARAMETER."""
+    response = ask(client)
+
+    assert response.status_code == 400
+    assert response.headers["X-Error-Code"] == "INVALID_PARAMETER"
+    assert upstream_queries("/v1beta1/options/snapshots/AAPL")[-1]["page_token"] == "not-a-token"
+
+
 def test_post_chain_is_the_same_answer(client):
     get = client.get("/api/v1/options/SPY/chain?option_type=put").get_json()["data"]
     post = client.post("/api/v1/options/chain", json={"underlying_symbol": "SPY", "option_type": "put"}).get_json()["data"]

@@ -36,10 +36,12 @@ window.ui = SwaggerUIBundle({{url: {spec}, dom_id: "#swagger-ui", deepLinking: t
 
 @bp.get("/openapi.json")
 def openapi():
-    spec = current_app.extensions.get("opitios.openapi")
-    if spec is None:
-        spec = current_app.extensions["opitios.openapi"] = build_spec(current_app)
-    return current_app.json.response(spec)
+    # Built once per runtime configuration: the description states the batch limit in force.
+    version = current_app.extensions["opitios.config"].version
+    built = current_app.extensions.get("opitios.openapi")
+    if built is None or built[0] != version:
+        built = current_app.extensions["opitios.openapi"] = (version, build_spec(current_app))
+    return current_app.json.response(built[1])
 
 
 @bp.get("/docs")

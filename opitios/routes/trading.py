@@ -8,14 +8,22 @@ from opitios.envelope import trading_response
 from opitios.errors import ApiError
 from opitios.request_id import current_request_id
 from opitios.routes import json_body
-from opitios.schemas.trading import CLIENT_ORDER_ID_FORMAT, CLIENT_ORDER_ID_RULE, OrderArgs, OrdersQueryArgs, order_id
+from opitios.schemas.trading import (
+    CLIENT_ORDER_ID_FORMAT,
+    CLIENT_ORDER_ID_RULE,
+    OptionOrderArgs,
+    OrderArgs,
+    OrdersQueryArgs,
+    StockOrderArgs,
+    order_id,
+)
 from opitios.services import services
 
 bp = Blueprint("trading", __name__)
 
-_any_order = OrderArgs("any")
-_stock_order = OrderArgs("stock")
-_option_order = OrderArgs("option")
+_any_order = OrderArgs()
+_stock_order = StockOrderArgs()
+_option_order = OptionOrderArgs()
 _orders_query = OrdersQueryArgs()
 
 

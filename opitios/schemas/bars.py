@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate
 
-from opitios.schemas.common import DateOrDateTime, QueryArgs, Symbol, WholeNumber, date_order, upstream_number
+from opitios.schemas.common import (
+    DateOrDateTime,
+    Ordered,
+    QueryArgs,
+    Symbol,
+    WholeNumber,
+    instant,
+    page_token,
+    upstream_number,
+)
 
 TIMEFRAMES = ("1Min", "5Min", "15Min", "30Min", "1Hour", "4Hour", "1Day", "1Week", "1Month")
 _BY_LOWER = {name.lower(): name for name in TIMEFRAMES}
@@ -21,16 +30,14 @@ class Timeframe(fields.Field):
 
 
 class BarsArgs(QueryArgs):
+    ordered = (Ordered("start", "end", "INVALID_DATE_RANGE", key=instant),)
+
     symbol = Symbol("stock", required=True)
     timeframe = Timeframe(load_default="1Day")
     start = DateOrDateTime(load_default=None)
     end = DateOrDateTime(load_default=None)
     limit = WholeNumber(validate=validate.Range(min=1, max=1000), load_default=100)
-    page_token = fields.String(validate=validate.Length(min=1, max=1024), load_default=None)
-
-    @validates_schema
-    def _range(self, data, **kwargs):
-        date_order(data.get("start"), data.get("end"), "start", "end")
+    page_token = page_token()
 
 
 class BarSchema(Schema):

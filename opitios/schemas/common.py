@@ -7,10 +7,12 @@ range) raises ``ApiError`` with that code at once; every other failure is a
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from opitios.errors import ApiError
 from opitios import symbols
@@ -19,10 +21,46 @@ from opitios import symbols
 MAX_SYMBOLS = 100
 
 
+@dataclass(frozen=True)
+class Ordered:
+    """Two arguments that, when both are sent, must be in order: ``first`` not after (above) ``last``.
+
+    A schema lists its pairs in ``ordered``; the same list is its validator and, as ``x-ordered``,
+    the cross-field rule its OpenAPI description states.
+    """
+
+    first: str
+    last: str
+    code: str
+    key: Callable = lambda value: value  # what the loaded values are compared as
+    word: str = "after"
+
+    def check(self, data: dict) -> None:
+        first, last = data.get(self.first), data.get(self.last)
+        if first is None or last is None or self.key(first) <= self.key(last):
+            return
+        shown = {self.first: _shown(first), self.last: _shown(last)}
+        raise ApiError(
+            self.code,
+            f"{self.first} ({shown[self.first]}) is {self.word} {self.last} ({shown[self.last]})",
+            details=shown,
+        )
+
+
+def _shown(value) -> str:
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 class ArgsSchema(Schema):
     """Input arguments; a failure becomes an ``ApiError`` with ``error_code``."""
 
     error_code = "INVALID_PARAMETER"
+    ordered: tuple[Ordered, ...] = ()
+
+    @validates_schema
+    def _in_order(self, data, **kwargs):
+        for pair in self.ordered:
+            pair.check(data)
 
     def handle_error(self, error: ValidationError, data, **kwargs):
         fields_in_error = error.messages if isinstance(error.messages, dict) else {"_schema": error.messages}
@@ -124,7 +162,11 @@ class DateOrDateTime(fields.Field):
             raise ValidationError("Must be an ISO 8601 date (2024-06-03) or datetime (2024-06-03T13:30:00Z).") from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+        try:
+            moment = moment.astimezone(timezone.utc)
+        except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00, which is in year 0 in UTC
+            raise ValidationError("Must be between years 0001 and 9999 in UTC.") from None
+        return moment.isoformat().replace("+00:00", "Z")
 
 
 class PositiveDecimal(fields.Field):
@@ -153,22 +195,25 @@ class WholeNumber(fields.Integer):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
-def date_order(first: str | None, last: str | None, first_name: str, last_name: str) -> None:
-    """INVALID_DATE_RANGE when ``first`` comes after ``last`` (both ISO strings, dates or UTC datetimes)."""
-    if first is None or last is None:
-        return
-    if _instant(first) > _instant(last):
-        raise ApiError(
-            "INVALID_DATE_RANGE",
-            f"{first_name} ({first}) is after {last_name} ({last})",
-            details={first_name: first, last_name: last},
-        )
-
-
-def _instant(text: str) -> datetime:
+def instant(text: str) -> datetime:
+    """A loaded ``DateOrDateTime`` as a moment, so a date and a datetime compare (a date is its midnight UTC)."""
     if len(text) == 10:
         return datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc)
     return datetime.fromisoformat(text)
+
+
+PAGE_TOKEN = (
+    "the `page_info.next_page_token` of the previous page of the same request, sent back unchanged: it is the "
+    "upstream's own token and goes to it as it is, so any token the upstream hands out is taken; one it did not "
+    "hand out is 400 `INVALID_PARAMETER`, as the upstream decides"
+)
+
+
+def page_token() -> fields.String:
+    """The upstream's opaque page token, passed through: opitios checks only its length."""
+    return fields.String(
+        validate=validate.Length(min=1, max=1024), load_default=None, metadata={"description": PAGE_TOKEN}
+    )
 
 
 def upstream_number(**metadata) -> fields.Raw:

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate, validates_schema
+from decimal import Decimal
 
-from opitios.errors import ApiError
+from marshmallow import Schema, fields, validate
+
 from opitios.schemas.bars import PageInfoSchema
 from opitios.schemas.batches import ErrorEntrySchema, OneOf, SummarySchema
 from opitios.schemas.common import (
     BodyArgs,
+    Ordered,
     PositiveDecimal,
     QueryArgs,
     Symbol,
     SymbolList,
     WholeNumber,
-    date_order,
+    page_token,
     upstream_number,
     upstream_text,
 )
@@ -35,6 +37,10 @@ class OptionBatchBodyArgs(BodyArgs):
 class _ChainFilters:
     """The chain's filters; each goes to the upstream, none is applied after a download."""
 
+    ordered = (
+        Ordered("expiration_date_gte", "expiration_date_lte", "INVALID_DATE_RANGE"),
+        Ordered("min_strike", "max_strike", "INVALID_PARAMETER", key=Decimal, word="above"),
+    )
     expiration_date = fields.Date(load_default=None)
     expiration_date_gte = fields.Date(load_default=None)
     expiration_date_lte = fields.Date(load_default=None)
@@ -42,19 +48,7 @@ class _ChainFilters:
     min_strike = PositiveDecimal(load_default=None)
     max_strike = PositiveDecimal(load_default=None)
     limit = WholeNumber(validate=validate.Range(min=1, max=1000), load_default=100)
-    page_token = fields.String(validate=validate.Length(min=1, max=1024), load_default=None)
-
-    @validates_schema
-    def _ranges(self, data, **kwargs):
-        low, high = data.get("expiration_date_gte"), data.get("expiration_date_lte")
-        date_order(low and low.isoformat(), high and high.isoformat(), "expiration_date_gte", "expiration_date_lte")
-        low, high = data.get("min_strike"), data.get("max_strike")
-        if low is not None and high is not None and float(low) > float(high):
-            raise ApiError(
-                "INVALID_PARAMETER",
-                f"min_strike ({low}) is above max_strike ({high})",
-                details={"min_strike": low, "max_strike": high},
-            )
+    page_token = page_token()
 
 
 class ChainQueryArgs(_ChainFilters, QueryArgs):

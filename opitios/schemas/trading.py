@@ -27,8 +27,12 @@ def _bad(message: str, **details) -> ApiError:
 
 
 class OrderArgs(BodyArgs):
-    """An order. ``kind`` narrows what the symbol may be: ``any``, ``stock`` or ``option``."""
+    """An order for a stock (``symbol``) or an OCC contract (``option_symbol``, or an OCC ``symbol``).
 
+    ``kind`` narrows what the symbol may be: ``any`` here, ``stock`` or ``option`` in the subclasses.
+    """
+
+    kind = "any"
     symbol = fields.String(load_default=None)
     option_symbol = fields.String(load_default=None)
     qty = PositiveDecimal(required=True)
@@ -38,10 +42,6 @@ class OrderArgs(BodyArgs):
     limit_price = PositiveDecimal(load_default=None)
     stop_price = PositiveDecimal(load_default=None)
     client_order_id = fields.String(load_default=None, validate=CLIENT_ORDER_ID)
-
-    def __init__(self, kind: str = "any", **kwargs):
-        super().__init__(**kwargs)
-        self.kind = kind
 
     @validates_schema
     def _rules(self, data, **kwargs):
@@ -77,6 +77,18 @@ class OrderArgs(BodyArgs):
         if occ is None:
             raise invalid_symbols([symbol], "stock" if self.kind == "stock" else "stock or option")
         return occ, "us_option"
+
+
+class StockOrderArgs(OrderArgs):
+    """An order for a stock: ``symbol`` only."""
+
+    kind = "stock"
+
+
+class OptionOrderArgs(OrderArgs):
+    """An order for an OCC contract, named by ``option_symbol`` or ``symbol``; whole contracts only."""
+
+    kind = "option"
 
 
 class OrdersQueryArgs(QueryArgs):

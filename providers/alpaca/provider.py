@@ -90,7 +90,8 @@ class AlpacaProvider(AlpacaTrading):
         params = {
             "symbols": query["symbol"],
             "timeframe": query["timeframe"],
-            "start": HISTORY_START if newest_first else query["start"],
+            # An end before history began would put that start after it, which Alpaca refuses.
+            "start": min(HISTORY_START, query["end"] or HISTORY_START) if newest_first else query["start"],
             "end": query["end"],
             "limit": query["limit"],
             "page_token": query["page_token"],

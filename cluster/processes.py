@@ -30,6 +30,14 @@ def _start_ticks(pid: int) -> int | None:
     return int(fields[19])
 
 
+def _signal(pid: int, number: int, group: bool = False) -> None:
+    """Send a signal; a process that has just gone needs none."""
+    try:
+        (os.killpg if group else os.kill)(pid, number)
+    except ProcessLookupError:
+        pass
+
+
 def _group_alive(pgid: int) -> bool:
     try:
         os.killpg(pgid, 0)
@@ -87,20 +95,25 @@ class Processes:
         """SIGKILL to ``name`` and everything in its process group: the process is lost, as in a crash."""
         pid = self.pid(name)
         if pid is not None:
-            os.killpg(pid, signal.SIGKILL)
+            _signal(pid, signal.SIGKILL, group=True)
             self._wait_gone(name, pid, STOP_TIMEOUT)
 
     def stop(self, name: str, timeout: float = STOP_TIMEOUT) -> None:
         """SIGTERM, then SIGKILL to its group after ``timeout`` s; also the group's leftovers."""
-        pid = self.pid(name)
-        if pid is None:
-            return  # gone already (or a stale record: its pid may be someone else's now)
-        os.kill(pid, signal.SIGTERM)
-        if not self._wait_gone(name, pid, timeout):
-            os.killpg(pid, signal.SIGKILL)
-            self._wait_gone(name, pid, timeout)
-        if _group_alive(pid):
-            os.killpg(pid, signal.SIGKILL)  # workers that outlived their master
+        self._stop_together([name], timeout)
+
+    def _stop_together(self, names: list[str], timeout: float) -> None:
+        # Signalled in the order given, then waited for together: each shuts down while the others do.
+        running = {name: pid for name in names if (pid := self.pid(name)) is not None}
+        for pid in running.values():
+            _signal(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for name, pid in running.items():
+            if not self._wait_gone(name, pid, max(0.0, deadline - time.monotonic())):
+                _signal(pid, signal.SIGKILL, group=True)
+                self._wait_gone(name, pid, timeout)
+            if _group_alive(pid):
+                _signal(pid, signal.SIGKILL, group=True)  # workers that outlived their master
 
     def _wait_gone(self, name: str, pid: int, timeout: float) -> bool:
         child = self._children.get(name)
@@ -118,9 +131,8 @@ class Processes:
         return True
 
     def stop_all(self) -> None:
-        """Stop every recorded process, the last started first, and forget them."""
-        for name in reversed(self.names()):
-            self.stop(name)
+        """Stop every recorded process (signalled the last started first) and forget them."""
+        self._stop_together(list(reversed(self.names())), STOP_TIMEOUT)
         self._records.clear()
         self._children.clear()
         self.state_file.unlink(missing_ok=True)

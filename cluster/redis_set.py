@@ -43,7 +43,7 @@ class RedisSet:
         self.processes = processes
         self.run_dir = run_dir
         self.ports = {"redis-primary": primary, "redis-replica": replica}
-        self.sentinel_ports = dict(zip(SENTINELS, sentinels))
+        self.sentinel_ports = dict(zip(SENTINELS, sentinels, strict=True))
 
     def url(self, db: int = 0) -> str:
         hosts = ",".join(f"{HOST}:{port}" for port in self.sentinel_ports.values())

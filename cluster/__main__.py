@@ -20,8 +20,9 @@ def _start(run_dir: Path) -> int:
     print(f"cluster: starting in {run_dir} (logs and pid files there); this takes a minute", flush=True)
     try:
         cluster.start()
-    except RuntimeError as error:
-        print(f"cluster: {error}\ncluster: every process started was stopped; the logs stay in {run_dir}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 -- whatever stopped the start, say it in one message
+        print(f"cluster: {type(error).__name__}: {error}\ncluster: every process started was stopped; the logs stay in "
+              f"{run_dir}", file=sys.stderr)
         return 1
     ports = cluster.ports
     print(f"""cluster: up (SANDBOX data: synthetic, not real market data)
@@ -31,6 +32,8 @@ def _start(run_dir: Path) -> int:
   Redis via Sentinel  {cluster.redis.url()} (primary :{ports.redis_primary}, replica :{ports.redis_replica})
   PostgreSQL          {cluster.database_url}
   sandbox upstream    {cluster.sandbox_url}/_sandbox/calls
+market data is open to anonymous clients; a key for trading:
+  DATABASE_URL={cluster.database_url} .venv/bin/opitios keys create --name me --scopes read,trade
 stop it all with: make cluster-stop""")
     return 0
 

@@ -15,11 +15,10 @@ from bench.servers import ROOT, access_entries, http_status
 from cluster import database
 from cluster.configs import nginx_main, nginx_site, prometheus_yml
 from cluster.processes import Processes
-from cluster.redis_set import HOST, RedisSet, wait_for
+from cluster.redis_set import HOST, RedisSet
 from cluster.topology import INSTANCES, WORKERS, Ports
 from sandbox.client import SandboxServer
 
-READY_TIMEOUT = 120.0  # a loaded 2-core machine takes a while to import six workers
 RULES = ROOT / "deploy" / "prometheus" / "opitios-alerts.yml"
 
 
@@ -90,7 +89,8 @@ class LocalCluster:
     def _start_sandbox(self) -> None:
         self.processes.start("sandbox", [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(self.ports.sandbox)],
                              cwd=ROOT)
-        wait_for(lambda: http_status(self.ports.sandbox, "/_sandbox/health") == 200, READY_TIMEOUT, "the sandbox")
+        self.processes.wait_ready(["sandbox"], lambda: http_status(self.ports.sandbox, "/_sandbox/health") == 200,
+                                  "the sandbox")
 
     def instance_env(self, name: str) -> dict[str, str]:
         sandbox = self.sandbox()
@@ -118,11 +118,10 @@ class LocalCluster:
             self.processes.start(name, [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *own, "wsgi:app"],
                                  env=self.instance_env(name), cwd=ROOT)
         for name in INSTANCES:
-            wait_for(lambda name=name: self._every_worker_ready(name), READY_TIMEOUT, f"{name} with {WORKERS} workers ready")
+            self.processes.wait_ready([name], lambda name=name: self._every_worker_ready(name),
+                                      f"{name} with {WORKERS} workers ready")
 
     def _every_worker_ready(self, name: str) -> bool:
-        if not self.processes.alive(name):
-            raise RuntimeError(f"{name} exited; its log: {self.processes.log(name)}")
         if http_status(self.instance_ports[name], "/api/v1/health/ready") != 200:
             return False
         # Each probe is a new connection that any idle worker may take: all of them have answered once.
@@ -135,7 +134,7 @@ class LocalCluster:
         conf.write_text(nginx_main(str(self.run_dir), site))
         self.processes.start("nginx", ["nginx", "-p", str(self.run_dir), "-e", str(self.run_dir / "nginx-error.log"),
                                        "-c", str(conf)], cwd=self.run_dir)
-        wait_for(lambda: http_status(self.ports.nginx, "/api/v1/health") == 200, READY_TIMEOUT, "nginx in front")
+        self.processes.wait_ready(["nginx"], lambda: http_status(self.ports.nginx, "/api/v1/health") == 200, "nginx in front")
 
     def _start_prometheus(self) -> None:
         conf = self.run_dir / "prometheus.yml"
@@ -145,7 +144,7 @@ class LocalCluster:
             "prometheus", f"--config.file={conf}", f"--storage.tsdb.path={self.run_dir / 'prometheus-data'}",
             f"--web.listen-address={HOST}:{self.ports.prometheus}", "--log.level=warn",
         ], cwd=self.run_dir)
-        wait_for(lambda: http_status(self.ports.prometheus, "/-/ready") == 200, READY_TIMEOUT, "Prometheus")
+        self.processes.wait_ready(["prometheus"], lambda: http_status(self.ports.prometheus, "/-/ready") == 200, "Prometheus")
 
     # --- looking ----------------------------------------------------------------------------------
 

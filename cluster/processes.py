@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 STOP_TIMEOUT = 30.0  # gunicorn's graceful_timeout is 20 s
+READY_TIMEOUT = 120.0  # a loaded 2-core machine takes a while to import six workers
 
 
 def _start_ticks(pid: int) -> int | None:
@@ -86,10 +87,30 @@ class Processes:
         child = self._children.get(name)
         if child is not None:
             return child.pid if child.poll() is None else None
-        return record["pid"] if _start_ticks(record["pid"]) == record["ticks"] else None
+        ticks = _start_ticks(record["pid"])
+        return record["pid"] if ticks is not None and ticks == record["ticks"] else None
 
     def alive(self, name: str) -> bool:
         return self.pid(name) is not None
+
+    def wait_ready(self, names: list[str], check, what: str, timeout: float = READY_TIMEOUT) -> None:
+        """Until ``check()`` holds; RuntimeError with the end of a log if one of ``names`` exits first or
+        ``timeout`` s pass. An error raised by ``check`` means "not yet" (a server still starting refuses)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        while True:
+            try:
+                if check():
+                    return
+            except Exception as error:  # noqa: BLE001 -- kept for the message if it never passes
+                last = error
+            gone = [name for name in names if not self.alive(name)]
+            if gone or time.monotonic() > deadline:
+                name = gone[0] if gone else names[-1]
+                tail = "\n".join(self.log(name).read_text(errors="replace").splitlines()[-15:])
+                reason = "exited" if gone else f"not within {timeout:.0f} s (last: {last!r})"
+                raise RuntimeError(f"{what}: {name} {reason}; the end of {self.log(name)}:\n{tail}")
+            time.sleep(0.1)
 
     def kill(self, name: str) -> None:
         """SIGKILL to ``name`` and everything in its process group: the process is lost, as in a crash."""

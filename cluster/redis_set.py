@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import redis
@@ -12,28 +11,12 @@ from cluster.processes import Processes
 from cluster.topology import SENTINELS
 
 HOST = "127.0.0.1"
-READY_TIMEOUT = 60.0
 
 
 def ask(port: int, question):
     """``question(client)`` on a short-lived connection to 127.0.0.1:``port``."""
     with redis.Redis(HOST, port, socket_timeout=2, socket_connect_timeout=2) as client:
         return question(client)
-
-
-def wait_for(check, timeout: float, what: str, interval: float = 0.1):
-    """``check()``'s first truthy value within ``timeout`` s; RuntimeError naming ``what`` otherwise."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            value = check()
-        except (redis.RedisError, OSError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{what}: not within {timeout:.0f} s")
-        time.sleep(interval)
 
 
 class RedisSet:
@@ -55,13 +38,15 @@ class RedisSet:
         primary = self.ports["redis-primary"]
         self._server("redis-primary", primary)
         self._server("redis-replica", self.ports["redis-replica"], "--replicaof", HOST, str(primary))
-        wait_for(lambda: self._info("redis-replica", "replication").get("master_link_status") == "up",
-                 READY_TIMEOUT, "the Redis replica syncing with its primary")
+        self.processes.wait_ready(["redis-primary", "redis-replica"],
+                                  lambda: self._info("redis-replica", "replication").get("master_link_status") == "up",
+                                  "the Redis replica syncing with its primary")
         for name, port in self.sentinel_ports.items():
             conf = self.run_dir / f"{name}.conf"
             conf.write_text(sentinel_conf(port, (HOST, primary)))
             self.processes.start(name, ["redis-server", str(conf), "--sentinel"], cwd=self.run_dir)
-        wait_for(self._sentinels_agree, READY_TIMEOUT, "three sentinels that know the primary, the replica and each other")
+        self.processes.wait_ready(list(self.sentinel_ports), self._sentinels_agree,
+                                  "three sentinels that know the primary, the replica and each other")
 
     def _server(self, name: str, port: int, *extra: str) -> None:
         self.processes.start(name, [
@@ -70,7 +55,7 @@ class RedisSet:
             # The replica's first sync starts at once instead of after diskless sync's 5 s delay.
             "--repl-diskless-sync-delay", "0", *extra,
         ], cwd=self.run_dir)
-        wait_for(lambda: ask(port, lambda client: client.ping()), READY_TIMEOUT, f"{name} answering PING")
+        self.processes.wait_ready([name], lambda: ask(port, lambda client: client.ping()), f"{name} answering PING")
 
     def _sentinels_agree(self) -> bool:
         for port in self.sentinel_ports.values():

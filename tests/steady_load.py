@@ -15,8 +15,10 @@ MAX_REQUESTS = 100_000
 
 @dataclass(frozen=True)
 class Answer:
-    at: float  # time.monotonic() when the answer (or the failure) came
-    status: int | None  # None: no HTTP answer at all (refused, reset, timed out)
+    sent: float  # time.monotonic() when the request went out
+    at: float  # ... and when the answer (or the failure) came
+    status: int | None  # None: no whole HTTP answer (refused, reset, cut short, timed out)
+    error: str = ""  # what went wrong, when something did
 
 
 class SteadyLoad:
@@ -46,18 +48,24 @@ class SteadyLoad:
 
     def _run(self, index: int) -> None:
         deadline = time.monotonic() + MAX_SECONDS
-        with requests.Session() as session:
-            for url in itertools.cycle(self._urls[index % len(self._urls):] + self._urls[: index % len(self._urls)]):
-                if self._stop.is_set() or time.monotonic() > deadline or next(self._count) >= MAX_REQUESTS:
-                    return
-                try:
-                    status = session.get(url, timeout=self._timeout).status_code
-                except requests.RequestException:
-                    status = None
-                with self._lock:
-                    self.answers.append(Answer(time.monotonic(), status))
+        for url in itertools.cycle(self._urls[index % len(self._urls):] + self._urls[: index % len(self._urls)]):
+            if self._stop.is_set() or time.monotonic() > deadline or next(self._count) >= MAX_REQUESTS:
+                return
+            sent, error = time.monotonic(), ""
+            try:
+                # A connection of its own each time: a kept-alive one that the server closes as the next request
+                # goes out fails that request, a failure of the client's making that would be counted against us.
+                answer = requests.get(url, timeout=self._timeout)
+                status = answer.status_code
+                if status >= 500:
+                    error = answer.text[:200]
+            except requests.RequestException as failure:
+                status, error = None, repr(failure)[:200]
+            with self._lock:
+                self.answers.append(Answer(sent, time.monotonic(), status, error))
 
     def since(self, moment: float) -> list[Answer]:
+        """The answers that came after ``moment`` (requests in flight then included)."""
         with self._lock:
             return [answer for answer in self.answers if answer.at >= moment]
 

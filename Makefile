@@ -1,12 +1,13 @@
 # opitios: `make run` serves on embedded defaults, `make test` passes the whole suite,
-# `make demo` serves the bundled offline sandbox upstream. Each sets itself up first.
+# `make demo` serves the bundled offline sandbox upstream, `make cluster` starts three instances behind
+# nginx on Redis Sentinel with Prometheus (`make cluster-stop` stops them). Each sets itself up first.
 
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: install install-test run demo test services clean bench
+.PHONY: install install-test run demo test services cluster-packages cluster cluster-stop clean bench
 
 # Each step says what it is doing before it does it: a fresh install takes a minute or more.
 $(VENV)/bin/python:
@@ -38,9 +39,23 @@ demo: install
 services:
 	scripts/services.sh
 
-test: install-test services
+# nginx and Prometheus (promtool) from Debian's packages, when missing: the cluster and its test use them.
+cluster-packages:
+	@scripts/cluster-packages.sh
+
+# The cluster test (tests/test_cluster.py, marked `cluster`: `-m cluster` selects it, `-m "not cluster"`
+# leaves it out) starts its own cluster on free ports and takes about two minutes of the suite.
+test: install-test services cluster-packages
 	@echo "make: running the whole suite"
 	$(PY) -m pytest
+
+# All on 127.0.0.1 with fixed ports (nginx :8080, Prometheus :9090; see cluster/topology.py); logs, pid
+# files and configurations in instance/cluster/. The machine's PostgreSQL keeps the database opitios_cluster.
+cluster: install services cluster-packages
+	$(PY) -m cluster start
+
+cluster-stop:
+	$(PY) -m cluster stop
 
 # opitios (API key, rate limits, metrics, Redis) and a bare Flask route side by side under gunicorn, against
 # the sandbox with 50 ms upstream latency, scenarios (a)-(e) of BENCHMARKS.md; about 4 minutes. bench.run

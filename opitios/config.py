@@ -74,6 +74,16 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    from opitios.redis_pool import check
+
+    value = _text(env, "REDIS_URL")
+    try:
+        return check(value) if value is not None else None
+    except ValueError as error:
+        raise ConfigError(f"REDIS_URL {error}") from None
+
+
 def _origins(env: Mapping[str, str]) -> list[str]:
     value = _text(env, "OPITIOS_CORS_ORIGINS")
     return [origin.strip() for origin in value.split(",") if origin.strip()] if value else []
@@ -106,7 +116,7 @@ def settings_from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "ALPACA_STOCK_FEED": _choice(env, "ALPACA_STOCK_FEED", "iex", STOCK_FEEDS),
         "ALPACA_OPTION_FEED": _choice(env, "ALPACA_OPTION_FEED", "indicative", OPTION_FEEDS),
         "DATABASE_URL": _text(env, "DATABASE_URL"),
-        "REDIS_URL": _text(env, "REDIS_URL"),
+        "REDIS_URL": _redis_url(env),
         # Every Redis key opitios writes starts with this, so deployments (or test runs) can share a server.
         "OPITIOS_REDIS_PREFIX": _text(env, "OPITIOS_REDIS_PREFIX", "opitios"),
         "OPITIOS_BIND": _text(env, "OPITIOS_BIND", "0.0.0.0:8081"),

@@ -4,7 +4,9 @@ Every shared structure (cache, single-flight locks, upstream budget, circuit
 state) goes through ``SharedRedis.run``: a Redis failure switches this worker
 to its local stand-ins for ``RETRY_SECONDS``, logs the change once, and the
 first success after that switches it back. Nothing waits long on a dead
-Redis: connections and commands time out in half a second.
+Redis: connections and commands time out in half a second. ``REDIS_URL`` may
+name Redis Sentinel (see ``opitios.redis_pool``): then every user of this client
+follows a failover to the new primary by itself.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import TypeVar
 import redis
 
 from opitios import metrics
+from opitios.redis_pool import connection_pool, scheme
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +35,14 @@ class SharedRedis:
 
     def __init__(self, url: str, max_connections: int, prefix: str = "opitios"):
         # A blocking pool waits for a free connection instead of failing past its size.
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            max_connections=max_connections,
-            timeout=POOL_WAIT,
-            socket_timeout=SOCKET_TIMEOUT,
-            socket_connect_timeout=SOCKET_TIMEOUT,
+        pool = connection_pool(
+            url, max_connections, POOL_WAIT, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT
         )
         self.client = redis.Redis(connection_pool=pool)
         self.url = url
+        # For a library that takes a URI and a pool (limits): given the pool, it reads only the URI's
+        # scheme to pick its Redis storage, and the pool (Sentinel's included) knows the servers.
+        self.pool_uri = url if scheme(url) in ("redis", "rediss") else "redis://"
         # Versioned, so a deploy that changes what a key holds moves to v2 instead of misreading v1.
         self.namespace = f"{prefix}:v1:"
         self.state = "ok"

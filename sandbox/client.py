@@ -28,6 +28,14 @@ class SandboxServer:
         self._stderr = None
         self._session = requests.Session()
 
+    @classmethod
+    def running_at(cls, url: str, key: str = "sandbox-key", secret: str = "sandbox-secret") -> "SandboxServer":
+        """A control client for a sandbox that something else started (the local cluster does); stop() leaves it running."""
+        server = cls(key=key, secret=secret)
+        server.url = url
+        server.port = int(url.rsplit(":", 1)[1])
+        return server
+
     def start(self) -> "SandboxServer":
         command = [sys.executable, "-m", "sandbox", "--host", self.host, "--port", str(self.port),
                    "--key", self.key, "--secret", self.secret]
@@ -79,6 +87,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         process, self._process = self._process, None
+        self._session.close()
         if process is None:
             return
         process.terminate()
@@ -89,7 +98,6 @@ class SandboxServer:
             process.wait()
         process.stdout.close()
         self._stderr.close()
-        self._session.close()
 
     def __enter__(self) -> "SandboxServer":
         return self.start()

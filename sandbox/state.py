@@ -139,8 +139,9 @@ class State:
 
     def record(self, method: str, path: str, query: dict, extra: dict | None = None) -> dict:
         """Count an API request on arrival (``extra`` such as a POST's "body" joins its log entry);
-        its status is filled in by ``finish``."""
-        entry = {"method": method, "path": path, "query": query, **(extra or {}), "status": None}
+        its status is filled in by ``finish``. ``at`` is the arrival's wall-clock time (Unix seconds),
+        so a test can count the calls in any window of time."""
+        entry = {"method": method, "path": path, "query": query, **(extra or {}), "status": None, "at": time.time()}
         with self._lock:
             entry["generation"] = self._generation
             self._total += 1

@@ -294,6 +294,7 @@ EXPECTED_ALERTS = {
     "OpitiosMarketDataLatencyUncachedSLO": ("10m", "critical", "opitios_http_request_duration_seconds_bucket", "> 0.5"),
     "OpitiosMarketDataLatencyCachedSLO": ("10m", "warning", "opitios_http_request_duration_seconds_bucket", "> 0.05"),
     "OpitiosUpstreamBudgetNearlySpent": ("2m", "warning", "opitios_upstream_budget_remaining", "< 19"),
+    "OpitiosUpstreamErrors": ("5m", "warning", "opitios_upstream_requests_total", "> 0.1"),
     "OpitiosCircuitOpen": ("1m", "critical", "opitios_circuit_state", "== 2"),
     "OpitiosCacheDegraded": ("2m", "warning", "opitios_cache_degraded", "== 1"),
     "OpitiosLowCacheHitRatio": ("15m", "warning", "opitios_cache_requests_total", "< 0.8"),

@@ -152,6 +152,8 @@ def test_counters_and_log(sandbox):
     assert calls["total"] == sandbox.count() == 4  # control requests are never counted
     assert calls["by_path"] == {QUOTES: 3, "/v2/clock": 1}
     assert sandbox.count(QUOTES) == 3 and sandbox.count("/v2/account") == 0
+    arrivals = [entry.pop("at") for entry in calls["log"]]
+    assert arrivals == sorted(arrivals) and all(isinstance(at, float) for at in arrivals)
     assert calls["log"] == [
         {"method": "GET", "path": QUOTES, "query": {"symbols": "AAPL,MSFT", "feed": "iex"}, "status": 200},
         {"method": "GET", "path": QUOTES, "query": {"symbols": "bad symbol"}, "status": 400},

@@ -54,7 +54,7 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
     limiter = Limiter(
         client_key,
         app=app,
-        storage_uri=shared.url if shared is not None else "memory://",
+        storage_uri=shared.pool_uri if shared is not None else "memory://",
         # The worker's one bounded, blocking pool: the same connections as the cache and the budget.
         storage_options={"connection_pool": shared.client.connection_pool} if shared is not None else {},
         key_prefix=shared.key("limits") if shared is not None else "limits",

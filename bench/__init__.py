@@ -1,1 +1,1 @@
-"""Benchmark harness: server launchers, a bare Flask baseline, load generators and `python -m bench.run`."""
+"""The benchmark: a bare Flask baseline, load generators, the report and `python -m bench.run`."""

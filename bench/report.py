@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bench.load import Load
-from bench.servers import AccessEntry
+from harness.servers import AccessEntry
 
 
 @dataclass

@@ -25,8 +25,8 @@ from bench import pyspy
 from bench.bare import BODY_BYTES
 from bench.load import Request
 from bench.report import Phase, Scenario, access_summary, details, table, write_json
-from bench.servers import ROOT, GunicornServer, access_entries
 from bench.stores import REDIS_PREFIX, REDIS_URL, forget_keys, keyed_database, redis_keys, reset_client_limits, section
+from harness.servers import ROOT, GunicornServer, access_entries
 from sandbox.client import SandboxServer
 
 QUOTE = "/api/v1/stocks/AAPL/quote"

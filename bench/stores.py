@@ -1,4 +1,4 @@
-"""The stores a benchmark run starts from: a migrated SQLite file, an API key, and an emptied Redis database."""
+"""The stores a benchmark run starts from: a migrated SQLite file with an API key, and its own Redis keys only."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import redis
 from sqlalchemy import select, update
 
+from harness.database import UNLIMITED_PER_HOUR, migrated_sqlite
 from opitios.access.keys import create_key
 from opitios.db import make_engine
-from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration
 from opitios.runtime.schema import validate_section
 
@@ -17,28 +17,7 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 # Every key the benchmark's gateway writes is under this namespace, and only those are ever deleted.
 REDIS_PREFIX = "opitios-bench"
 # The most the runtime configuration allows (rate_limits counts are capped at 1 000 000).
-UNLIMITED_PER_HOUR = 1_000_000
 KEYED_LIMIT = 1_000_000
-
-
-def migrated_sqlite(folder: Path, name: str = "opitios-bench.db") -> str:
-    """The URL of a new SQLite file in ``folder`` with every migration applied and market data open."""
-    url = f"sqlite:///{folder / name}"
-    upgrade(url, quiet=True)
-    open_market_data(url)
-    return url
-
-
-def open_market_data(url: str) -> None:
-    """Let anonymous clients read market data, at (practically) no client limit."""
-    engine = make_engine(url)
-    table = ApiConfiguration.__table__
-    with engine.begin() as connection:
-        connection.execute(update(table).where(table.c.name == "access").values(config={"public_market_data": True}))
-        connection.execute(
-            update(table).where(table.c.name == "rate_limits").values(config={"anonymous_per_hour": UNLIMITED_PER_HOUR})
-        )
-    engine.dispose()
 
 
 def keyed_database(folder: Path, name: str = "opitios-bench.db") -> tuple[str, str]:

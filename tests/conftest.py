@@ -5,12 +5,14 @@ import uuid
 
 import pytest
 import redis
+from click.testing import CliRunner
 from sqlalchemy import delete, insert, text, update
 
 from flask.testing import FlaskClient
 
 from opitios import create_app, stop_background
 from opitios.access.keys import create_key
+from opitios.cli import main
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration, ErrorLog
@@ -119,6 +121,22 @@ def empty_tables(engine):
     with engine.begin() as connection:
         connection.execute(delete(ApiConfiguration))
         connection.execute(delete(ErrorLog))
+
+
+# --- the `opitios` command --------------------------------------------------------------------
+
+
+class OpitiosRunner(CliRunner):
+    """click's runner aimed at the `opitios` command, as Flask's test_cli_runner() is at ``flask``."""
+
+    def invoke(self, cli=None, args=None, **kwargs):
+        return super().invoke(cli or main, args, **kwargs)
+
+
+@pytest.fixture
+def runner():
+    """Runs `opitios ...` in-process on the session's database: runner.invoke(args=["keys", "list"])."""
+    return OpitiosRunner()
 
 
 # --- Alpaca-wire sandbox ------------------------------------------------------------------------

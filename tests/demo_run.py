@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from bench.servers import ROOT, free_port, http_status
+from harness.servers import ROOT, free_port, http_status
 from tests.waiting import eventually
 
 DEMO_SCRIPT = ROOT / "scripts" / "demo.sh"

@@ -4,11 +4,9 @@ import json
 import logging
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select, text
 
 from opitios.access.keys import create_key, matches
-from opitios.cli import main
 from opitios.models import ApiKey, ErrorLog
 from tests.waiting import eventually
 
@@ -28,8 +26,8 @@ def with_key(client, key):
 # -- keys ---------------------------------------------------------------------------------------------
 
 
-def test_a_created_key_is_shown_once_and_only_its_hash_is_stored(engine, database_url):
-    result = CliRunner().invoke(main, ["keys", "create", "--name", "desk 7", "--scopes", "read,trade"])
+def test_a_created_key_is_shown_once_and_only_its_hash_is_stored(engine, database_url, runner):
+    result = runner.invoke(args=["keys", "create", "--name", "desk 7", "--scopes", "read,trade"])
     assert result.exit_code == 0, result.output
     key = result.output.strip().splitlines()[-1]
     prefix = key.split("_")[1]
@@ -41,12 +39,12 @@ def test_a_created_key_is_shown_once_and_only_its_hash_is_stored(engine, databas
     assert key not in everything and key.split("_", 2)[2] not in everything
     with open(database_url.removeprefix("sqlite:///"), "rb") as raw:
         assert key.encode() not in raw.read()
-    listed = CliRunner().invoke(main, ["keys", "list"]).output
+    listed = runner.invoke(args=["keys", "list"]).output
     assert prefix in listed and "desk 7" in listed and key not in listed
 
 
-def test_unknown_scopes_are_refused():
-    result = CliRunner().invoke(main, ["keys", "create", "--name", "x", "--scopes", "read,root"])
+def test_unknown_scopes_are_refused(runner):
+    result = runner.invoke(args=["keys", "create", "--name", "x", "--scopes", "read,root"])
     assert result.exit_code != 0 and "scopes must be some of read, trade, admin" in result.output
 
 
@@ -134,16 +132,16 @@ def test_operations_stay_open(app):
     assert client.get("/api/v1/health/ready").status_code == 200
 
 
-def test_a_revoked_key_is_refused_within_the_refresh_window(make_app, rows, engine):
+def test_a_revoked_key_is_refused_within_the_refresh_window(make_app, rows, engine, runner):
     rows.put("runtime", {"config_refresh_seconds": 0.3})
     key, prefix = create_key(engine, "to revoke", ["read"])
     client = with_key(make_app().test_client(), key)
     assert client.get(QUOTE).status_code == 200
-    result = CliRunner().invoke(main, ["keys", "revoke", prefix])
+    result = runner.invoke(args=["keys", "revoke", prefix])
     assert result.exit_code == 0 and prefix in result.output
     response = eventually(lambda: (r := client.get(QUOTE)).status_code == 401 and r, timeout=2)
     assert response.headers["X-Error-Code"] == "INVALID_API_KEY"
-    assert CliRunner().invoke(main, ["keys", "revoke", prefix]).exit_code != 0  # already revoked
+    assert runner.invoke(args=["keys", "revoke", prefix]).exit_code != 0  # already revoked
     with engine.connect() as connection:
         assert connection.execute(select(ApiKey.last_used_at).where(ApiKey.prefix == prefix)).scalar_one() is not None
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 import requests
 
-from bench.servers import port_open
+from harness.servers import port_open
 from tests.demo_run import DEMO_SCRIPT, ROOT, Demo, demo_env
 from tests.waiting import eventually
 

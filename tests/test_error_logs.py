@@ -1,10 +1,8 @@
 """Every error response leaves an error_logs row, written off the request path, and never a secret."""
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from opitios.cli import main
 from opitios.db import make_engine
 from opitios.error_log import ErrorLogWriter
 from opitios.models import ErrorLog
@@ -129,11 +127,11 @@ def test_a_down_database_drops_and_counts_without_failing():
     writer.stop()
 
 
-def test_errors_tail_shows_recent_rows(app, engine):
+def test_errors_tail_shows_recent_rows(app, engine, runner):
     client = app.test_client()
     client.get("/nope")
     client.get("/api/v1/stocks/ZZZZ/quote", headers={"X-Request-ID": "tail-me"})
     app.extensions["opitios.error_log"].flush()
-    result = CliRunner().invoke(main, ["errors", "tail", "-n", "1"])
+    result = runner.invoke(args=["errors", "tail", "-n", "1"])
     assert result.exit_code == 0
     assert "SYMBOL_NOT_FOUND" in result.output and "tail-me" in result.output and "/nope" not in result.output

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from gunicorn.ctl.client import ControlClient
 
-from bench.servers import GunicornServer
+from harness.servers import GunicornServer
 from tests.waiting import eventually
 
 LISTENING = re.compile(r"Control socket listening at (\S+)")

@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 import pytest
 
-from bench.servers import GunicornServer
-from bench.stores import migrated_sqlite
+from harness.database import migrated_sqlite
+from harness.servers import GunicornServer
 
 HEALTH = "/api/v1/health"
 

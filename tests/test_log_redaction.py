@@ -6,8 +6,8 @@ import socket
 import requests
 from sqlalchemy import select
 
-from bench.servers import GunicornServer
-from bench.stores import migrated_sqlite
+from harness.database import migrated_sqlite
+from harness.servers import GunicornServer
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ErrorLog

@@ -3,10 +3,8 @@
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from click.testing import CliRunner
 from sqlalchemy import inspect, select, text
 
-from opitios.cli import main
 from opitios.db import make_engine
 from opitios.migrate import downgrade, upgrade
 from opitios.models import ApiConfiguration, Base
@@ -61,13 +59,12 @@ def test_up_matches_the_models_and_down_removes_everything(url):
         engine.dispose()
 
 
-def test_the_cli_applies_and_shows_migrations(sqlite_url, monkeypatch):
+def test_the_cli_applies_and_shows_migrations(sqlite_url, monkeypatch, runner):
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
-    runner = CliRunner()
-    assert runner.invoke(main, ["db", "upgrade"]).exit_code == 0
-    shown = runner.invoke(main, ["db", "current"])
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    shown = runner.invoke(args=["db", "current"])
     assert shown.exit_code == 0 and "0001 (head)" in shown.output
-    assert runner.invoke(main, ["db", "downgrade", "base"]).exit_code == 0
+    assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
     engine = make_engine(sqlite_url)
     with engine.connect() as connection:
         assert "api_configurations" not in inspect(connection).get_table_names()

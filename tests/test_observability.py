@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from bench.servers import GunicornServer, access_entries
-from bench.stores import migrated_sqlite
+from harness.database import migrated_sqlite
+from harness.servers import GunicornServer, access_entries
 from opitios.logs import json_formatter, RequestIdFilter
 
 

@@ -1,9 +1,7 @@
 """Providers are found through the opitios.providers entry-point group and chosen by name."""
 
 import pytest
-from click.testing import CliRunner
 
-from opitios.cli import main
 from opitios.config import ConfigError
 from opitios.registry import available
 
@@ -35,7 +33,7 @@ def test_a_broken_plugin_is_one_clear_error_naming_it(static_provider_installed,
         new_app({"OPITIOS_PROVIDER": "broken"})
 
 
-def test_the_cli_lists_installed_providers():
-    result = CliRunner().invoke(main, ["providers"])
+def test_the_cli_lists_installed_providers(runner):
+    result = runner.invoke(args=["providers"])
     assert result.exit_code == 0
     assert "alpaca\tproviders.alpaca:AlpacaProvider" in result.output

@@ -4,10 +4,8 @@ import json
 import logging
 
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import text
 
-from opitios.cli import main
 from tests.waiting import eventually
 
 FAST = {"config_refresh_seconds": 0.2}
@@ -119,27 +117,25 @@ def test_the_runtime_provider_switches_every_worker(fast_client, rows, static_pr
 # -- the CLI ------------------------------------------------------------------------------------------
 
 
-def test_config_set_validates_before_writing(rows, engine):
-    runner = CliRunner()
-    result = runner.invoke(main, ["config", "set", "limits", "max_batch_symbols=7", "stale_if_error_seconds=60"])
+def test_config_set_validates_before_writing(rows, engine, runner):
+    result = runner.invoke(args=["config", "set", "limits", "max_batch_symbols=7", "stale_if_error_seconds=60"])
     assert result.exit_code == 0, result.output
-    refused = runner.invoke(main, ["config", "set", "limits", "max_batch_symbols=lots"])
+    refused = runner.invoke(args=["config", "set", "limits", "max_batch_symbols=lots"])
     assert refused.exit_code != 0 and "not written" in refused.output and "max_batch_symbols" in refused.output
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT config FROM api_configurations WHERE name = 'limits'")).scalar_one()
     assert json.loads(stored) == {"max_batch_symbols": 7, "stale_if_error_seconds": 60}
-    shown = json.loads(runner.invoke(main, ["config", "show"]).output)
+    shown = json.loads(runner.invoke(args=["config", "show"]).output)
     assert shown["in_force"]["limits"] == {"max_batch_symbols": 7, "stale_if_error_seconds": 60}
     assert shown["in_force"]["cache_ttl"]["stock_quote_open"] == 5
     assert shown["refused"] == {}
 
 
-def test_config_validate_names_the_bad_rows(rows):
+def test_config_validate_names_the_bad_rows(rows, runner):
     rows.put("access", {"public_market_data": True})
-    runner = CliRunner()
-    assert runner.invoke(main, ["config", "validate"]).exit_code == 0
+    assert runner.invoke(args=["config", "validate"]).exit_code == 0
     rows.put("runtime", {"config_refresh_seconds": -1})
-    result = runner.invoke(main, ["config", "validate"])
+    result = runner.invoke(args=["config", "validate"])
     assert result.exit_code == 1
     assert "ok       access" in result.output and "refused  runtime" in result.output
-    assert "refused" in json.loads(runner.invoke(main, ["config", "show"]).output)
+    assert "refused" in json.loads(runner.invoke(args=["config", "show"]).output)

@@ -5,8 +5,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bench.servers import GunicornServer, access_entries
-from bench.stores import migrated_sqlite
+from harness.database import migrated_sqlite
+from harness.servers import GunicornServer, access_entries
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 

@@ -1,12 +1,12 @@
-"""bench.servers.GunicornServer runs opitios under real gunicorn workers against the sandbox, and stops it."""
+"""harness.servers.GunicornServer runs opitios under real gunicorn workers against the sandbox, and stops it."""
 
 import http.client
 import json
 
 import pytest
 
-from bench.servers import GunicornServer, port_open
-from bench.stores import migrated_sqlite
+from harness.database import migrated_sqlite
+from harness.servers import GunicornServer, port_open
 from sandbox.client import SandboxServer
 
 

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from bench.servers import ROOT
+from harness.servers import ROOT
 from cluster.compose import write_compose_files
 from cluster.local import LocalCluster
 from cluster.processes import Processes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.servers import ROOT
+from harness.servers import ROOT
 from cluster.configs import nginx_site, prometheus_yml, sentinel_conf
 from cluster.topology import INSTANCES
 

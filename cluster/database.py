@@ -6,7 +6,7 @@ import re
 
 from sqlalchemy import select, text, update
 
-from bench.stores import open_market_data
+from harness.database import open_market_data
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration

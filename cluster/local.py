@@ -11,7 +11,7 @@ from pathlib import Path
 
 import gunicorn.config
 
-from bench.servers import ROOT, access_entries, http_status
+from harness.servers import ROOT, access_entries, http_status
 from cluster import database
 from cluster.configs import nginx_main, nginx_site, prometheus_yml
 from cluster.processes import Processes

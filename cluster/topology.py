@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 
-from bench.servers import free_port
+from harness.servers import free_port
 
 INSTANCES = ("opitios-1", "opitios-2", "opitios-3")
 SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")

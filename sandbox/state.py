@@ -7,6 +7,7 @@ from datetime import datetime
 from http import HTTPStatus
 
 from .book import Book
+from .stream_state import StreamState
 from .times import parse_now, rfc3339
 
 DEFAULT_SWITCHES = {
@@ -96,6 +97,8 @@ class State:
         self._start_now = start_now
         self._lock = threading.Lock()
         self.book = Book()
+        self.stream = StreamState()
+        self.stream_url = ""  # the websocket listener's ws:// URL, once it listens
         with self._lock:
             self._reset_locked()
 
@@ -109,10 +112,11 @@ class State:
         self._used = 0
 
     def reset(self) -> None:
-        """Everything back to the start, the trading book (which has its own lock) included."""
+        """Everything back to the start, the trading book and the stream (each with its own lock) included."""
         with self._lock:
             self._reset_locked()
         self.book.reset()
+        self.stream.reset()
 
     def context(self) -> Context:
         with self._lock:

@@ -188,7 +188,8 @@ def test_reset_restores_everything(sandbox):
 
 
 def test_control_api_shapes(sandbox):
-    assert requests.get(sandbox.url + "/_sandbox/health", timeout=5).json() == {"ok": True}
+    assert requests.get(sandbox.url + "/_sandbox/health", timeout=5).json() == {"ok": True, "stream_url": sandbox.stream_url}
+    assert sandbox.stream_url.startswith("ws://127.0.0.1:")
     catalog = sandbox.catalog()
     assert {"AAPL", "MSFT", "SPY", "BRK.B", "XYZ", "NOTRD", "NULLSNAP"} <= set(catalog["stocks"])
     assert len(catalog["stocks"]) >= 24

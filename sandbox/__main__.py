@@ -1,4 +1,4 @@
-"""Command line: ``python -m sandbox [--host] [--port] [--stream-port] [--key] [--secret] [--now] [--verbose]``."""
+"""Command line: ``python -m sandbox [--host] [--port] [--stream-port] [--key] [--secret] [--now] [--clock] [--verbose]``."""
 import argparse
 import logging
 import sys
@@ -15,7 +15,7 @@ BANNER = """\
 ------------------------------------------------------------------------------
  Offline Alpaca-compatible SANDBOX: speaks Alpaca's market-data and trading
  wire format, but serves SYNTHETIC, DETERMINISTIC data. NOT real market data.
- Sandbox clock (frozen): {now}
+ Sandbox clock ({clock}): {now}
  API key / secret: {key} / {secret}
  Control API: {url}/_sandbox/  (health, catalog, calls, reset, switches, stream)
  Market-data stream: {stream_url}/v2/iex  (live: stamped with the wall clock)
@@ -30,6 +30,8 @@ def _arguments(argv):
     parser.add_argument("--key", default="sandbox-key")
     parser.add_argument("--secret", default="sandbox-secret")
     parser.add_argument("--now", help="ISO 8601 start of the frozen clock (default: now, whole ms)")
+    parser.add_argument("--clock", choices=("frozen", "live"), default="frozen",
+                        help="live: REST answers follow the wall clock, as the stream does (the switch 'clock')")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser.parse_args(argv)
 
@@ -47,12 +49,12 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
     for chatty in ("werkzeug", "websockets"):
         logging.getLogger(chatty).setLevel(logging.INFO if args.verbose else logging.WARNING)
-    state = State(args.key, args.secret, now)
+    state = State(args.key, args.secret, now, clock=args.clock)
     server = make_server(args.host, args.port, SandboxApp(state), threaded=True)
     state.stream_url = stream.start(args.host, args.stream_port, state)
     url = f"http://{args.host}:{server.server_port}"
     print(f"SANDBOX LISTENING {url}", flush=True)
-    print(BANNER.format(now=rfc3339(now), key=args.key, secret=args.secret, url=url, stream_url=state.stream_url),
+    print(BANNER.format(clock=args.clock, now=rfc3339(now), key=args.key, secret=args.secret, url=url, stream_url=state.stream_url),
           flush=True)
     try:
         server.serve_forever()

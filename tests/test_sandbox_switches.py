@@ -1,6 +1,6 @@
 """The sandbox's control API: switches, counters, rate limiting and reset behave as documented."""
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -10,6 +10,8 @@ from alpaca.data.historical.stock import StockHistoricalDataClient
 from alpaca.data.requests import OptionChainRequest, StockLatestQuoteRequest
 from alpaca.trading.client import TradingClient
 from alpaca.trading.enums import AccountStatus
+
+from waiting import eventually
 
 UTC = timezone.utc
 NOW = "2024-06-05T18:00:00.123Z"  # a Wednesday, 14:00:00.123 in New York (EDT)
@@ -42,9 +44,9 @@ def test_defaults_and_unknown_switches(sandbox):
     switches = sandbox.switches()
     assert {k: v for k, v in switches.items() if k != "now"} == {
         "latency_ms": 0, "error_status": None, "error_count": None, "path_prefix": None,
-        "invalid_json": False, "rate_limit_per_minute": 200, "market": "auto"}
+        "invalid_json": False, "rate_limit_per_minute": 200, "market": "auto", "clock": "frozen"}
     for bad in ({"bogus": 1}, {"latency_ms": "slow"}, {"error_status": 200}, {"market": "maybe"},
-                {"now": "not a time"}, {"invalid_json": "yes"}, {"path_prefix": "v2"}):
+                {"now": "not a time"}, {"invalid_json": "yes"}, {"path_prefix": "v2"}, {"clock": "running"}):
         response = requests.post(sandbox.url + "/_sandbox/switches", json=bad, timeout=5)
         assert response.status_code == 400 and "message" in response.json()
     assert requests.post(sandbox.url + "/_sandbox/switches", json={"bogus": 1}, timeout=5).json() == \
@@ -198,3 +200,13 @@ def test_control_api_shapes(sandbox):
     assert requests.get(sandbox.url + "/_sandbox/nothing", timeout=5).status_code == 404
     assert requests.get(sandbox.url + "/_sandbox/reset", timeout=5).status_code == 405
     assert sandbox.count() == 0
+
+
+def test_a_live_clock_follows_the_wall_clock(sandbox):
+    sandbox.switches(clock="live")
+    before = datetime.now(UTC)
+    first = latest_quote(sandbox)["AAPL"].timestamp
+    assert first >= before - timedelta(seconds=0.6)  # the latest quote is stamped 0.5 s (and < 1 ms) before now
+    eventually(lambda: latest_quote(sandbox)["AAPL"].timestamp > first)
+    sandbox.reset()
+    assert sandbox.switches()["clock"] == "frozen"

@@ -32,6 +32,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     from opitios.jsonio import OrjsonProvider
     from opitios.registry import available
     from opitios.runtime.refresh import RuntimeConfig
+    from opitios.stream.board import stream_report
+    from opitios.stream.metrics import StreamCollector
 
     overrides = dict(overrides or {})
     env = dict(os.environ)
@@ -70,7 +72,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     routes.register_blueprints(app)
     app.extensions["opitios.limiter"] = init_limiter(app, app.extensions["opitios.redis"], routes.client_blueprints())
     errors.register_error_handlers(app)
-    metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live")
+    metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live",
+                     collectors=(StreamCollector(lambda: stream_report(app)),))
     _announce(app)
     return app
 
@@ -80,6 +83,7 @@ def _protection(app: Flask, runtime):
     from opitios.cache import CacheStore
     from opitios.services.cached import Protection
     from opitios.shared_redis import SharedRedis
+    from opitios.stream.interest import Interest
     from opitios.upstream.breaker import Circuit
     from opitios.upstream.budget import UpstreamBudget
     from opitios.upstream.flight import SingleFlight
@@ -100,6 +104,7 @@ def _protection(app: Flask, runtime):
         gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
         config=runtime,
         wait_seconds=timeout + 1,
+        interest=Interest(shared) if shared else None,
     )
 
 

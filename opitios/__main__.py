@@ -1,0 +1,5 @@
+"""``python -m opitios …``: the ``opitios`` command, for when the console script is not on the path."""
+
+from opitios.cli import main
+
+main()

@@ -33,7 +33,7 @@ run: install
 	$(VENV)/bin/opitios db upgrade
 	$(VENV)/bin/gunicorn -c gunicorn.conf.py wsgi:app
 
-demo: install
+demo: install services
 	scripts/demo.sh
 
 services:

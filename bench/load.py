@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -194,9 +195,10 @@ def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: in
 
 
 def python_loop(port: int, requests: list[Request], *, concurrency: int, duration_s: float,
-                headers: dict[str, str] | None = None, max_requests: int = 2_000_000) -> Load:
+                headers: dict[str, str] | None = None, max_requests: int = 2_000_000,
+                on_body: Callable[[bytes], None] | None = None) -> Load:
     """``concurrency`` threads, each on one keep-alive connection sending ``requests`` in turn (from its own
-    offset), until ``duration_s`` or ``max_requests`` in all."""
+    offset), until ``duration_s`` or ``max_requests`` in all; ``on_body`` sees every 200 answer's body."""
     deadline = time.monotonic() + duration_s
     tickets = itertools.count()  # next() on it is atomic under the GIL: a shared request budget without a lock
     results = []
@@ -214,7 +216,7 @@ def python_loop(port: int, requests: list[Request], *, concurrency: int, duratio
                     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
                 connection.request(request.method, request.path, body=request.body, headers=sent_headers)
                 response = connection.getresponse()
-                response.read()
+                body = response.read()
             except (OSError, http.client.HTTPException) as error:
                 errors[_cause(error, connection)] += 1
                 if connection is not None:
@@ -223,6 +225,8 @@ def python_loop(port: int, requests: list[Request], *, concurrency: int, duratio
                 continue
             latencies.append(time.perf_counter() - started)
             statuses[response.status] += 1
+            if on_body is not None and response.status == 200:
+                on_body(body)
         if connection is not None:
             connection.close()
         results.append((latencies, statuses, errors))

@@ -1,5 +1,6 @@
 """`python -m bench.run`: opitios (authenticated, rate-limited, with metrics, real Redis) beside a bare Flask route
-under the same gunicorn settings, against the sandbox upstream with a fixed latency, in five scenarios (a)-(e)."""
+under the same gunicorn settings, against the sandbox upstream with a fixed latency, in scenarios (a)-(e); and (f), the hot
+set polled without and with `opitios stream`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib.metadata import version
@@ -26,13 +28,14 @@ from bench.bare import BODY_BYTES
 from bench.load import Request
 from bench.report import Phase, Scenario, access_summary, details, table, write_json
 from bench.stores import REDIS_PREFIX, REDIS_URL, forget_keys, keyed_database, redis_keys, reset_client_limits, section
-from harness.servers import ROOT, GunicornServer, access_entries
+from harness.servers import ROOT, GunicornServer, StreamerProcess, access_entries
 from sandbox.client import SandboxServer
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
+SNAPSHOTS = "/v2/stocks/snapshots"
 BATCH = "/api/v1/stocks/quotes/batch"
 BATCH_SIZE = 20  # the default limits.max_batch_symbols
-SCENARIOS = "abcde"
+SCENARIOS = "abcdef"
 RATIO_TARGETS = {"a": 0.6, "b": 0.5, "c": 0.3}
 
 
@@ -52,7 +55,9 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
                         help="auto: wrk, installed with apt-get when missing, else the Python loop")
     parser.add_argument("--market", choices=("open", "closed", "auto"), default="open",
                         help="the sandbox's market state (default open: the 5 s quote TTL, whatever the hour)")
-    parser.add_argument("--scenarios", default=SCENARIOS, help="which of a-e to run (default abcde)")
+    parser.add_argument("--poll-duration", type=int, default=60, help="seconds of each polling phase of (f) (default 60)")
+    parser.add_argument("--poll-connections", type=int, default=8, help="polling connections in (f) (default 8)")
+    parser.add_argument("--scenarios", default=SCENARIOS, help="which of a-f to run (default abcdef)")
     parser.add_argument("--profile", action="store_true",
                         help="after the scenarios, repeat (a) on opitios alone under py-spy (pip install py-spy)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/opitios-bench.json"), help="JSON results file")
@@ -96,7 +101,9 @@ class Bench:
     """The scenarios, against one sandbox, one opitios and one bare app, all started by main()."""
 
     def __init__(self, sandbox: SandboxServer, opitios: GunicornServer, bare: GunicornServer, key: str,
-                 budget: int, wrk: str | None, args: argparse.Namespace) -> None:
+                 budget: int, wrk: str | None, args: argparse.Namespace, env: dict[str, str]) -> None:
+        self.env = env  # opitios's environment, which a streamer shares
+        self.streamer_pids: set[int] = set()
         self.sandbox = sandbox
         self.opitios = opitios
         self.bare = bare
@@ -264,6 +271,71 @@ class Bench:
                            "no 5xx": scenario.opitios.server_5xx == 0}
         return scenario
 
+    def hot_set(self) -> list[Scenario]:
+        """(f) The hot set polled, REST only and then with `opitios stream`: snapshot calls and the answers' age."""
+        paths = [quote_path(symbol) for symbol in self.known]
+        self.sandbox.switches(clock="live")  # REST answers age as real ones do, as the stream's do
+        try:
+            self.warm([Request("POST", BATCH, json.dumps({"symbols": chunk}).encode()) for chunk in self._chunks(self.known)])
+            rest = self._polled("f-rest", "REST only", "about half the TTL (5 s): refresh-ahead", paths)
+            with StreamerProcess(self.env) as streamer:
+                self.streamer_pids.add(streamer.pid)
+                waited = self._until_streamed(paths)
+                stream = self._polled("f-stream", "with `opitios stream`", "median age < 1 s, fewer snapshot calls", paths)
+                stream.details["seconds until every symbol streamed"] = waited
+        finally:
+            self.sandbox.switches(clock="frozen")
+        calls = {scenario.key: scenario.opitios.upstream_by_path.get(SNAPSHOTS, 0) for scenario in (rest, stream)}
+        stream.checks = {"median age under 1 s": stream.details["age median s"] < 1,
+                         "fewer snapshot calls than REST only": calls["f-stream"] < calls["f-rest"]}
+        return [rest, stream]
+
+    def _polled(self, key: str, how: str, target: str, paths: list[str]) -> Scenario:
+        ages: list[float] = []
+        sources: Counter = Counter()
+
+        def seen(body: bytes) -> None:
+            metadata = json.loads(body)["metadata"]
+            sources[metadata["source"]] += 1
+            if metadata["data_freshness_seconds"] is not None:
+                ages.append(metadata["data_freshness_seconds"])
+
+        reset_client_limits()
+        args = self.args
+        phase = self.measure(
+            key, "opitios", self.opitios,
+            f"GET /stocks/<symbol>/quote over {len(paths)} hot symbols in turn for {args.poll_duration} s, {how}",
+            lambda: generators.python_loop(self.opitios.port, [Request("GET", path) for path in paths],
+                                           concurrency=args.poll_connections, duration_s=args.poll_duration,
+                                           headers=self.headers, on_body=seen),
+        )
+        ages.sort()
+        scenario = Scenario(key, f"{len(paths)} hot symbols polled, {how}", phase, None, target)
+        scenario.details.update({
+            "snapshot calls": phase.upstream_by_path.get(SNAPSHOTS, 0),
+            "age median s": round(ages[len(ages) // 2], 3) if ages else None,
+            "age p99 s": round(ages[min(len(ages) - 1, int(len(ages) * 0.99))], 3) if ages else None,
+            "sources": dict(sources),
+        })
+        print(f"bench: {key}: answers' age median {scenario.details['age median s']} s, "
+              f"p99 {scenario.details['age p99 s']} s; {scenario.details['snapshot calls']} snapshot calls; "
+              f"sources {dict(sources)}", flush=True)
+        return scenario
+
+    def _until_streamed(self, paths: list[str], bound_s: float = 60) -> float:
+        """Ask for every symbol until each answer comes from the stream (asking is what makes them hot)."""
+        started = time.monotonic()
+        waiting = set(paths)
+        while waiting and time.monotonic() < started + bound_s:
+            for path in sorted(waiting):
+                status, body = self.ask(self.opitios, Request("GET", path))
+                if status == 200 and json.loads(body)["metadata"]["source"] == "stream":
+                    waiting.discard(path)
+            time.sleep(0.1)
+        if waiting:
+            print(f"bench: (f) {len(waiting)} symbols still not streamed after {bound_s:.0f} s", flush=True)
+        return round(time.monotonic() - started, 1)
+
     def profile(self, binary: str, output: Path) -> dict:
         """Scenario (a)'s traffic once more, on opitios alone, with py-spy on its workers (not measured)."""
         self.warm([Request("GET", QUOTE)])
@@ -408,8 +480,8 @@ def main(argv: list[str] | None = None) -> int:
         with GunicornServer("wsgi:app", workers=args.workers, env=env) as opitios, \
                 GunicornServer("bench.bare:app", workers=args.workers, env=env, ready_path=None) as bare:
             started.update({opitios.pid, bare.pid})
+            bench = Bench(sandbox, opitios, bare, key, budget, wrk, args, env)
             try:
-                bench = Bench(sandbox, opitios, bare, key, budget, wrk, args)
                 # Warm both apps on routes that never reach the upstream (Flask's first-request costs, imports).
                 bench.loop(opitios, Traffic([Request("GET", "/api/v1/health")]), concurrency=8, duration=1)()
                 bench.loop(bare, Traffic([Request("GET", QUOTE)]), concurrency=8, duration=1)()
@@ -417,17 +489,19 @@ def main(argv: list[str] | None = None) -> int:
                 scenarios = {}
                 # (d) first: fresh workers, an empty Redis, no entry in any worker's memory.
                 for letter, run in (("d", bench.cold_burst), ("a", bench.hot_quote), ("b", bench.round_robin),
-                                    ("c", bench.batch), ("e", bench.stress)):
+                                    ("c", bench.batch), ("e", bench.stress), ("f", bench.hot_set)):
                     if letter in args.scenarios:
-                        scenarios[letter] = run()
+                        done = run()
+                        for scenario in done if isinstance(done, list) else [done]:
+                            scenarios[scenario.key] = scenario
                 if py_spy:
                     profile = bench.profile(py_spy, args.out.with_suffix(".pyspy.txt"))
                 summary["checks"] = bench.checks
             finally:
-                started |= opitios.worker_pids() | bare.worker_pids()
+                started |= opitios.worker_pids() | bare.worker_pids() | bench.streamer_pids
     left = sorted(pid for pid in started if _running(pid))
     summary.update(wall_seconds=round(time.monotonic() - began, 1), processes_left_behind=left)
-    ordered = [scenarios[letter] for letter in SCENARIOS if letter in scenarios]
+    ordered = [scenarios[key] for key in sorted(scenarios)]  # (a) … (e), (f-rest), (f-stream)
     print()
     print(f"opitios vs bare Flask, {summary['date_utc']}, {summary['nproc']} cores, {args.workers} gevent workers each, "
           f"{summary['generator']}, sandbox latency {args.upstream_latency_ms} ms, market {args.market}, "

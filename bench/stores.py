@@ -8,6 +8,7 @@ import redis
 from sqlalchemy import select, update
 
 from harness.database import UNLIMITED_PER_HOUR, migrated_sqlite
+from harness.namespace import forget, keys_under
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ApiConfiguration
@@ -57,22 +58,12 @@ def section(url: str, name: str) -> dict:
     return validate_section(name, (row.config if row is not None else None) or {})
 
 
-def _our_keys(client: redis.Redis) -> list:
-    # Flask-Limiter puts its own prefix before ours, so match the namespace anywhere in the key.
-    return list(client.scan_iter(match=f"*{REDIS_PREFIX}:*", count=1000))
-
-
 def forget_keys(url: str = REDIS_URL, part: str = "") -> str | None:
-    """Delete the benchmark's keys (those whose namespace part starts with ``part``); None when done, else why not."""
-    client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
+    """Delete the benchmark's keys (those whose name part starts with ``part``); None when done, else why not."""
     try:
-        found = [key for key in _our_keys(client) if f"{REDIS_PREFIX}:v1:{part}".encode() in key]
-        if found:
-            client.delete(*found)
+        forget(url, REDIS_PREFIX, part)
     except redis.RedisError as error:
         return f"Redis at {url} unreachable ({error.__class__.__name__}); `make services` starts it"
-    finally:
-        client.close()
     return None
 
 
@@ -85,6 +76,6 @@ def redis_keys(url: str = REDIS_URL) -> int:
     """How many keys the benchmark holds in Redis."""
     client = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2)
     try:
-        return len(_our_keys(client))
+        return len(keys_under(client, REDIS_PREFIX))
     finally:
         client.close()

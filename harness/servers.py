@@ -1,4 +1,4 @@
-"""GunicornServer: a WSGI app of this repo under gunicorn on 127.0.0.1, as a child process (tests and benchmark)."""
+"""GunicornServer: a WSGI app of this repo under gunicorn on 127.0.0.1, and StreamerProcess: `opitios stream`; child processes of tests and the benchmark."""
 
 from __future__ import annotations
 
@@ -222,3 +222,66 @@ class GunicornServer:
 
     def log_tail(self, lines: int = 40) -> str:
         return "\n".join(self.log_since(0).splitlines()[-lines:])
+
+
+class StreamerProcess:
+    """``opitios stream`` as a child process (tests and benchmark), its output in a file, stopped by its pid.
+
+    The environment must point it at the upstream, Redis (REDIS_URL, OPITIOS_REDIS_PREFIX) and the database.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = dict(env)
+        self.log_path = ""
+        self._process: subprocess.Popen | None = None
+        self._log = None
+
+    def start(self) -> "StreamerProcess":
+        self._log = tempfile.NamedTemporaryFile(mode="w+b", prefix="opitios-stream-", suffix=".log", delete=False)
+        self.log_path = self._log.name
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "opitios", "stream"], cwd=ROOT, env={**os.environ, **self.env},
+            stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: it dies without closing anything or giving its lease back."""
+        if self.running():
+            self._process.kill()
+            self._process.wait()
+
+    def stop(self) -> None:
+        """SIGTERM (it closes its connection and gives the lease back), SIGKILL if it does not end in time."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def output(self) -> str:
+        if not self.log_path:
+            return ""
+        with open(self.log_path, "rb") as log:
+            return log.read().decode("utf-8", "replace")
+
+    def __enter__(self) -> "StreamerProcess":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+        Path(self.log_path).unlink(missing_ok=True)
+        self.log_path = ""

@@ -39,6 +39,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = Tr
     from opitios.redaction import redactor
     from opitios.registry import available
     from opitios.runtime.refresh import RuntimeConfig
+    from opitios.stream.board import stream_report
+    from opitios.stream.metrics import StreamCollector
 
     overrides = dict(overrides or {})
     env = dict(os.environ)
@@ -81,7 +83,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = Tr
     routes.register_blueprints(app)
     app.extensions["opitios.limiter"] = init_limiter(app, app.extensions["opitios.redis"], routes.client_blueprints())
     errors.register_error_handlers(app)
-    metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live")
+    metrics.init_app(app, __version__, app.extensions["opitios.provider_name"], "paper" if app.config["ALPACA_PAPER"] else "live",
+                     collectors=(StreamCollector(lambda: stream_report(app)),))
     if connect:
         _announce(app)
     return app
@@ -92,6 +95,7 @@ def _protection(app: Flask, runtime):
     from opitios.cache import CacheStore
     from opitios.services.cached import Protection
     from opitios.shared_redis import SharedRedis
+    from opitios.stream.interest import Interest
     from opitios.upstream.breaker import Circuit
     from opitios.upstream.budget import UpstreamBudget
     from opitios.upstream.flight import SingleFlight
@@ -112,6 +116,7 @@ def _protection(app: Flask, runtime):
         gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
         config=runtime,
         wait_seconds=timeout + 1,
+        interest=Interest(shared) if shared else None,
     )
 
 

@@ -3,7 +3,8 @@
 Keys are versioned and namespaced (``opitios:v1:quote:stock:AAPL:iex``, under ``OPITIOS_REDIS_PREFIX``) so a
 deploy that changes the entry format moves to ``v2`` instead of misreading
 ``v1``. An entry is the provider's normalized value plus the upstream's own
-timestamp, the time it was fetched and the TTL it was fetched with; it is
+timestamp, the time it was fetched, the TTL it was fetched with and its source
+(a REST call or the stream, see ``opitios.stream``); it is
 kept ``stale_if_error_seconds`` beyond that TTL so the last real answer can
 stand in for a failing upstream. ``value: None`` records the upstream's
 answer that it has no data for the key.
@@ -29,6 +30,8 @@ from opitios.shared_redis import SharedRedis
 INTRADAY = ("Min", "Hour")
 # The in-worker L1 in front of Redis: at most this long, never past the entry's TTL.
 L1_SECONDS = 1.0
+# A stream entry changes with every push: the L1 keeps it only this long, so answers stay within it of Redis.
+STREAM_L1_SECONDS = 0.1
 L1_SIZE = 10_000
 
 
@@ -76,7 +79,10 @@ class Entry:
     value: Any  # the provider's normalized data; None: the upstream had none
     data_timestamp: str | None
     fetched_at: float  # Unix seconds
-    ttl: int
+    ttl: float
+    # "rest": fetched with a snapshot call. "stream": written by the streamer, which vouches for it
+    # only a few seconds at a time (its ttl), so it lapses to REST as soon as the stream stops.
+    source: str = "rest"
 
     def age(self, now: float) -> float:
         return now - self.fetched_at
@@ -92,13 +98,13 @@ class Entry:
         return max(0, int(self.ttl - self.age(now)))
 
     def dump(self) -> dict:
-        return {"v": self.value, "ts": self.data_timestamp, "at": self.fetched_at, "ttl": self.ttl}
+        return {"v": self.value, "ts": self.data_timestamp, "at": self.fetched_at, "ttl": self.ttl, "src": self.source}
 
     @classmethod
     def load(cls, raw: Any) -> "Entry | None":
         if not isinstance(raw, dict) or "at" not in raw:
             return None  # not ours (or an older format): a miss
-        return cls(raw.get("v"), raw.get("ts"), raw["at"], raw["ttl"])
+        return cls(raw.get("v"), raw.get("ts"), raw["at"], raw["ttl"], raw.get("src", "rest"))
 
 
 # -- the store -------------------------------------------------------------------------------------
@@ -138,8 +144,9 @@ class L1:
     def put(self, key: str, entry: Entry, now: float) -> None:
         if not entry.fresh(now):
             return
+        seconds = self._seconds if entry.source == "rest" else min(self._seconds, STREAM_L1_SECONDS)
         with self._lock:
-            self._entries[key] = (entry, min(now + self._seconds, entry.fetched_at + entry.ttl))
+            self._entries[key] = (entry, min(now + seconds, entry.fetched_at + entry.ttl))
             self._entries.move_to_end(key)
             while len(self._entries) > self._size:
                 self._entries.popitem(last=False)

@@ -64,6 +64,23 @@ def providers_command() -> None:
         click.echo(f"{name}\t{entry.value}")
 
 
+@main.command("stream")
+def stream_command() -> None:
+    """Keep hot stock quotes fresh from the upstream's market-data stream (one connection per deployment).
+
+    Run one per instance: they share a lease in Redis and only its holder connects.
+    """
+    from opitios import stop_background
+    from opitios.stream.streamer import serve
+
+    try:
+        serve(current_app)
+    except RuntimeError as error:
+        _fail(str(error))
+    finally:
+        stop_background(current_app)
+
+
 # -- db ------------------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ class Result:
     market_status: str
     cache: str = "miss"
     max_age: int = 0  # seconds an intermediary may keep the answer
+    source: str = "rest"  # how the upstream's data reached us: a REST call, the stream, or both ("mixed")
 
 
 def utc_now() -> datetime:
@@ -81,6 +82,7 @@ def success_response(result: Result) -> Response:
         "data_freshness_seconds": freshness,
         "market_status": result.market_status,
         "cache": result.cache,
+        "source": result.source,
     }
     data = _dumps(result.data)
     # A strong validator of the data alone: metadata changes on every request, the data does not.

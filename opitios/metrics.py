@@ -42,8 +42,11 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-def init_app(app: Flask, version: str, provider: str, mode: str) -> None:
-    """HTTP metrics by URL rule, build info, and ``GET /metrics`` (open, outside /api/v1)."""
+def init_app(app: Flask, version: str, provider: str, mode: str, collectors: tuple = ()) -> None:
+    """HTTP metrics by URL rule, build info, and ``GET /metrics`` (open, outside /api/v1).
+
+    ``collectors`` report values that live outside the process (the stream's, in Redis) at each scrape.
+    """
     # A registry per app: the HTTP metrics are made per app, and a test session makes many apps.
     registry = CollectorRegistry(auto_describe=True)
     PrometheusMetrics(
@@ -51,6 +54,9 @@ def init_app(app: Flask, version: str, provider: str, mode: str) -> None:
         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
     )
     BUILD_INFO.labels(version=version, provider=provider, mode=mode).set(1)
+    outside = CollectorRegistry(auto_describe=False)
+    for collector in collectors:
+        outside.register(collector)
 
     def scrape() -> Response:
         if multiprocess():
@@ -59,6 +65,7 @@ def init_app(app: Flask, version: str, provider: str, mode: str) -> None:
             body = generate_latest(collected)
         else:
             body = generate_latest(REGISTRY) + generate_latest(registry)
+        body += generate_latest(outside)
         return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
     app.add_url_rule("/metrics", "metrics", scrape)

@@ -9,7 +9,7 @@ def market(data: dict, data_source: str, feed: str = "iex") -> dict:
         "request_id": "913bec76302844e389552c6d4f0abb38", "timestamp": "2026-11-25T09:23:33.352Z",
         "data_source": data_source, "provider": "alpaca", "feed": feed,
         "data_timestamp": "2026-11-25T09:23:22.689846271Z", "data_freshness_seconds": 10.662,
-        "market_status": "closed", "cache": "miss",
+        "market_status": "closed", "cache": "miss", "source": "rest",
     }
     return {"data": data, "metadata": metadata}
 
@@ -120,13 +120,18 @@ ORDERS = {"orders": [{**ORDER, "status": "new"}], "count": 1, "status": "open"}
 HEALTH = {
     "status": "ok", "version": "0.1.0", "provider": "alpaca", "mode": "paper",
     "upstream": {"kind": "alpaca", "configured": True, "paper": True, "data_url": "https://data.alpaca.markets",
-                 "trading_url": "https://paper-api.alpaca.markets", "feeds": {"stock": "iex", "option": "indicative"}},
+                 "trading_url": "https://paper-api.alpaca.markets", "stream_url": "wss://stream.data.alpaca.markets",
+                 "feeds": {"stock": "iex", "option": "indicative"}},
     "uptime_seconds": 3600.125,
 }
 READY = {
     "status": "ready", "checks": {"upstream_credentials": "ok", "database": "ok"}, "cache": "ok", "circuit": "closed",
     "configuration": {"version": "3f2a9c1e", "applied": 6, "refused": []},
     "error_log": {"written": 12, "dropped": 0, "queued": 0},
+    "stream": {"state": "streaming", "holder": "web-1:4242:9f3a1c", "connected": True, "healthy": True, "subscribed": 2,
+               "symbols": ["AAPL", "SPY"], "lag_seconds": 0.012, "max_lag_seconds": 2.0, "max_symbols": 30,
+               "last_error": None, "retry_in_seconds": None, "reported_at": "2026-11-25T09:23:33.101+00:00",
+               "counts": {"lease_changes": 1, "messages:daily": 212, "messages:quote": 48113, "messages:trade": 20377}},
 }
 
 ORDER_BODY = {"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "limit_price": "185.50",

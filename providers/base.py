@@ -16,7 +16,9 @@ interface.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, TypedDict
 
@@ -119,6 +121,53 @@ class MarketClock(TypedDict):
     next_close: datetime
 
 
+# The parts of a stock quote that a stream pushes separately, and the StockQuote fields each one carries:
+# bid/ask from the latest quote, last from the latest trade, volume from the day's bar.
+QUOTE_PARTS: dict[str, tuple[str, ...]] = {
+    "quote": ("bid_price", "bid_size", "ask_price", "ask_size", "quote_timestamp"),
+    "trade": ("last_price", "last_size", "trade_timestamp"),
+    "daily": ("volume",),
+}
+
+
+@dataclass(frozen=True)
+class StreamUpdate:
+    """One pushed datum: one part of one symbol's quote, as the upstream sent it."""
+
+    symbol: str
+    part: str  # a key of QUOTE_PARTS
+    fields: dict[str, Any]  # exactly that part's fields
+    timestamp: str | None  # the upstream's own timestamp string (a daily bar's is the day's start)
+
+
+@dataclass(frozen=True)
+class StreamSubscription:
+    """The upstream confirmed a subscription: the symbols every quote part now streams for."""
+
+    symbols: frozenset[str]
+
+
+@dataclass(frozen=True)
+class StreamNotice:
+    """An error the upstream reported on an open stream that leaves it open (e.g. a symbol limit)."""
+
+    code: int | None
+    message: str
+
+
+class QuoteStream(Protocol):
+    """An open, authenticated market-data stream of stock quotes, trades and daily bars."""
+
+    async def subscribe(self, symbols: list[str]) -> None:
+        """Add symbols on every channel the quote parts come from; confirmed by a StreamSubscription."""
+
+    async def unsubscribe(self, symbols: list[str]) -> None:
+        """Remove symbols; confirmed by a StreamSubscription."""
+
+    def events(self) -> AsyncIterator[StreamUpdate | StreamSubscription | StreamNotice]:
+        """What the upstream pushes, in order; ends by raising StreamUnavailable when the connection goes."""
+
+
 class MarketDataProvider(Protocol):
     """What the gateway asks of a market-data provider."""
 
@@ -144,6 +193,9 @@ class MarketDataProvider(Protocol):
 
     def market_clock(self) -> MarketClock:
         """The upstream's market clock."""
+
+    # Optional: a provider that can push quotes also offers
+    # ``quote_stream() -> AsyncContextManager[QuoteStream]`` (connected and authenticated on entry).
 
 
 class OrderRequest(TypedDict, total=False):
@@ -239,3 +291,20 @@ class OrderNotFound(ProviderError):
 
 class DuplicateClientOrderId(OrderRejected):
     """The ``client_order_id`` was used before: the existing order is the answer."""
+
+
+class StreamUnavailable(Exception):
+    """The stream could not be opened or went away (connection refused, dropped, timed out)."""
+
+
+class StreamRefused(StreamUnavailable):
+    """The upstream refused the stream with one of its error codes (auth failed, connection limit, …)."""
+
+    def __init__(self, code: int | None, message: str):
+        super().__init__(f"{message} ({code})")
+        self.code = code
+        self.message = message
+
+
+class StreamConnectionLimit(StreamRefused):
+    """Another connection already holds the account's one stream (Alpaca's 406): back off, do not fight."""

@@ -17,9 +17,11 @@ _START_TIMEOUT = 15.0
 class SandboxServer:
     """A ``python -m sandbox`` child process on 127.0.0.1 and a client for its control API."""
 
-    def __init__(self, host="127.0.0.1", port=0, key="sandbox-key", secret="sandbox-secret", now=None):
+    def __init__(self, host="127.0.0.1", port=0, key="sandbox-key", secret="sandbox-secret", now=None, stream_port=0):
         self.host = host
         self.port = port
+        self.stream_port = stream_port
+        self.stream_url = ""  # ws://host:port of the market-data stream; its feeds are under /v2/{feed}
         self.key = key
         self.secret = secret
         self.now = now
@@ -38,7 +40,7 @@ class SandboxServer:
 
     def start(self) -> "SandboxServer":
         command = [sys.executable, "-m", "sandbox", "--host", self.host, "--port", str(self.port),
-                   "--key", self.key, "--secret", self.secret]
+                   "--stream-port", str(self.stream_port), "--key", self.key, "--secret", self.secret]
         if self.now is not None:
             command += ["--now", str(self.now)]
         # stderr goes to a file so a chatty child can never block on a full pipe.
@@ -68,7 +70,9 @@ class SandboxServer:
     def _wait_healthy(self, deadline: float) -> None:
         while time.monotonic() < deadline:
             try:
-                if self._session.get(self.url + "/_sandbox/health", timeout=1).json().get("ok"):
+                health = self._session.get(self.url + "/_sandbox/health", timeout=1).json()
+                if health.get("ok"):
+                    self.stream_url = health["stream_url"]
                     return
             except (requests.RequestException, ValueError):
                 pass
@@ -126,10 +130,14 @@ class SandboxServer:
         calls = self.calls()
         return calls["total"] if path is None else calls["by_path"].get(path, 0)
 
+    def stream(self, **changes) -> dict:
+        """The stream's switches and counters, after merging switch ``changes`` when given."""
+        return self._control("POST", "stream", changes) if changes else self._control("GET", "stream")
+
     def gateway_env(self) -> dict[str, str]:
         """The environment that points an Alpaca client (opitios under gunicorn, say) at this sandbox."""
         return {"ALPACA_API_KEY": self.key, "ALPACA_SECRET_KEY": self.secret,
-                "ALPACA_DATA_URL": self.url, "ALPACA_TRADING_URL": self.url}
+                "ALPACA_DATA_URL": self.url, "ALPACA_TRADING_URL": self.url, "ALPACA_STREAM_URL": self.stream_url}
 
     def catalog(self) -> dict:
         return self._control("GET", "catalog")

@@ -1,8 +1,9 @@
-"""The control API under /_sandbox/: an index, health, catalog, calls, reset and switches (no auth, never counted)."""
+"""The control API under /_sandbox/: an index, health, catalog, calls, reset, switches and stream (no auth, never counted)."""
 import json
 
 from . import catalog, options
 from .state import State, SwitchError
+from .stream_state import StreamSwitchError
 from .times import ny_date, rfc3339
 
 
@@ -35,6 +36,22 @@ def _switches(state: State, method: str, body: bytes) -> tuple[int, dict]:
         return 400, {"message": str(error)}
 
 
+def _stream(state: State, method: str, body: bytes) -> tuple[int, dict]:
+    """The stream's switches and counters; a POST merges switch changes first."""
+    if method == "POST":
+        try:
+            changes = json.loads(body or b"{}")
+        except ValueError:
+            changes = None
+        if not isinstance(changes, dict):
+            return 400, {"message": "body must be a JSON object"}
+        try:
+            state.stream.update(changes)
+        except StreamSwitchError as error:
+            return 400, {"message": str(error)}
+    return 200, {"switches": state.stream.switches(), **state.stream.stats()}
+
+
 def _reset(state: State) -> dict:
     state.reset()
     return {"ok": True}
@@ -47,10 +64,14 @@ def _index() -> dict:
 
 _ROUTES = {
     "/_sandbox/": {"GET": lambda state, body: (200, _index())},
-    "/_sandbox/health": {"GET": lambda state, body: (200, {"ok": True})},
+    "/_sandbox/health": {"GET": lambda state, body: (200, {"ok": True, "stream_url": state.stream_url})},
     "/_sandbox/catalog": {"GET": lambda state, body: (200, _catalog(state))},
     "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls())},
     "/_sandbox/reset": {"POST": lambda state, body: (200, _reset(state))},
+    "/_sandbox/stream": {
+        "GET": lambda state, body: _stream(state, "GET", body),
+        "POST": lambda state, body: _stream(state, "POST", body),
+    },
     "/_sandbox/switches": {
         "GET": lambda state, body: _switches(state, "GET", body),
         "POST": lambda state, body: _switches(state, "POST", body),

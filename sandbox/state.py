@@ -1,4 +1,4 @@
-"""Mutable sandbox state behind one lock: the clock, the switches, call counters and the rate-limit window."""
+"""Mutable sandbox state behind one lock: the clock (frozen, or live), the switches, call counters and the rate-limit window."""
 import threading
 import time
 from collections import Counter, deque
@@ -7,7 +7,8 @@ from datetime import datetime
 from http import HTTPStatus
 
 from .book import Book
-from .times import parse_now, rfc3339
+from .stream_state import StreamState
+from .times import UTC, parse_now, rfc3339
 
 DEFAULT_SWITCHES = {
     "latency_ms": 0,
@@ -17,6 +18,7 @@ DEFAULT_SWITCHES = {
     "invalid_json": False,
     "rate_limit_per_minute": 200,
     "market": "auto",
+    "clock": "frozen",
 }
 LOG_SIZE = 1000
 
@@ -79,6 +81,7 @@ def _check(name: str, value):
         "invalid_json": lambda v: isinstance(v, bool),
         "rate_limit_per_minute": lambda v: _is_int(v) and v >= 0,
         "market": lambda v: v in ("auto", "open", "closed"),
+        "clock": lambda v: v in ("frozen", "live"),
     }
     if name not in valid:
         raise SwitchError(f"unknown switch: {name}")
@@ -90,22 +93,25 @@ def _check(name: str, value):
 class State:
     """Everything that changes while the sandbox runs; all methods are thread-safe."""
 
-    def __init__(self, key: str, secret: str, start_now: datetime):
+    def __init__(self, key: str, secret: str, start_now: datetime, clock: str = "frozen"):
         self.key = key
         self.secret = secret
         self._start_now = start_now
+        self._start_switches = {**DEFAULT_SWITCHES, "clock": _check("clock", clock)}  # what a reset restores
         self._lock = threading.Lock()
         self.book = Book()
         # Bumped by every reset: a request that arrived before it (and is still sleeping out its
         # latency) must not spend a fault or a rate-window slot meant for the requests after it.
         self._generation = 0
+        self.stream = StreamState()
+        self.stream_url = ""  # the websocket listener's ws:// URL, once it listens
         with self._lock:
             self._reset_locked()
 
     def _reset_locked(self) -> None:
         self._generation += 1
         self._now = self._start_now
-        self._switches = dict(DEFAULT_SWITCHES)
+        self._switches = dict(self._start_switches)
         self._total = 0
         self._by_path = Counter()
         self._log = deque(maxlen=LOG_SIZE)
@@ -113,18 +119,23 @@ class State:
         self._used = 0
 
     def reset(self) -> None:
-        """Everything back to the start, the trading book (which has its own lock) included."""
+        """Everything back to the start, the trading book and the stream (each with its own lock) included."""
         with self._lock:
             self._reset_locked()
         self.book.reset()
+        self.stream.reset()
+
+    def _clock(self) -> datetime:
+        # "live" follows the wall clock (as the stream always does), so REST answers age as real ones do.
+        return datetime.now(UTC) if self._switches["clock"] == "live" else self._now
 
     def context(self) -> Context:
         with self._lock:
-            return Context(self._now, self._switches["market"])
+            return Context(self._clock(), self._switches["market"])
 
     def switches(self) -> dict:
         with self._lock:
-            return {**self._switches, "now": rfc3339(self._now)}
+            return {**self._switches, "now": rfc3339(self._clock())}
 
     def update_switches(self, changes: dict) -> dict:
         """Merge ``changes`` all or nothing."""

@@ -1,15 +1,14 @@
 """Shared pytest fixtures."""
 import os
 import textwrap
-import uuid
 
 import pytest
-import redis
 from click.testing import CliRunner
 from sqlalchemy import delete, insert, text, update
 
 from flask.testing import FlaskClient
 
+from harness.namespace import TEST_REDIS_URL, forget, new_prefix
 from opitios import create_app, stop_background
 from opitios.access.keys import create_key
 from opitios.cli import main
@@ -71,31 +70,22 @@ def rows_of():
     return Rows
 
 
-# The Redis the suite uses (the machine's, unless OPITIOS_TEST_REDIS_URL says otherwise). The suite never
-# empties a database: each test writes under a namespace of its own and deletes only those keys.
-REDIS_TEST_URL = os.environ.get("OPITIOS_TEST_REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
 @pytest.fixture
 def redis_prefix(monkeypatch):
-    """A Redis namespace of this test's own; every app (and gunicorn) the test starts writes under it."""
-    prefix = f"opitios-test-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+    """A Redis namespace of this test's own; every app (and gunicorn) the test starts writes under it.
+
+    The suite never empties a database: it deletes only the keys of its namespaces.
+    """
+    prefix = new_prefix()
     monkeypatch.setenv("OPITIOS_REDIS_PREFIX", prefix)
     yield prefix
-    client = redis.Redis.from_url(REDIS_TEST_URL)
-    try:
-        # Flask-Limiter puts its own prefix before ours, so the namespace is matched anywhere in the key.
-        ours = list(client.scan_iter(match=f"*{prefix}:*", count=1000))
-        if ours:
-            client.delete(*ours)
-    finally:
-        client.close()
+    forget(TEST_REDIS_URL, prefix)
 
 
 @pytest.fixture
 def redis_url(redis_prefix):
-    """The suite's Redis, with this test's keys under a namespace of their own."""
-    return REDIS_TEST_URL
+    """The suite's Redis (OPITIOS_TEST_REDIS_URL, else the machine's), with this test's keys under a namespace of their own."""
+    return TEST_REDIS_URL
 
 
 @pytest.fixture(scope="session")

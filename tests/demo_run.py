@@ -7,6 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from harness.namespace import TEST_REDIS_URL, forget, new_prefix
 from harness.servers import ROOT, free_port, http_status
 from tests.waiting import eventually
 
@@ -15,12 +16,16 @@ START_TIMEOUT = 120.0  # a sandbox, migrations, a key (scrypt) and two gunicorn 
 
 
 def demo_env(folder: Path, **extra: str) -> dict[str, str]:
-    """The environment of a demo whose files all go to ``folder`` (never the checkout) and which shares no Redis."""
+    """The environment of a demo whose files all go to ``folder`` (never the checkout) and whose Redis keys
+    are under a namespace of its own (deleted when it stops)."""
     env = {name: value for name, value in os.environ.items()
            if name not in ("DATABASE_URL", "REDIS_URL", "ALPACA_API_KEY", "ALPACA_SECRET_KEY")}
     env.update({
         "DEMO_INSTANCE": str(folder / "instance"),
         "SANDBOX_PORT": str(free_port()),
+        "SANDBOX_STREAM_PORT": str(free_port()),
+        "REDIS_URL": TEST_REDIS_URL,
+        "OPITIOS_REDIS_PREFIX": new_prefix("demo"),
         "OPITIOS_BIND": f"127.0.0.1:{free_port()}",
         "OPITIOS_WORKERS": "2",
         "OPITIOS_CONTROL_SOCKET": "off",
@@ -63,6 +68,13 @@ class Demo:
 
     def stop(self) -> None:
         process, self._process = self._process, None
+        try:
+            self._stop(process)
+        finally:
+            forget(self.env["REDIS_URL"], self.env["OPITIOS_REDIS_PREFIX"])
+
+    @staticmethod
+    def _stop(process: subprocess.Popen | None) -> None:
         if process is None or process.poll() is not None:
             return
         process.send_signal(signal.SIGTERM)

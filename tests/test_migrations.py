@@ -63,7 +63,7 @@ def test_the_cli_applies_and_shows_migrations(sqlite_url, monkeypatch, runner):
     monkeypatch.setenv("DATABASE_URL", sqlite_url)
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
     shown = runner.invoke(args=["db", "current"])
-    assert shown.exit_code == 0 and "0001 (head)" in shown.output
+    assert shown.exit_code == 0 and "(head)" in shown.output  # whichever revision is the newest
     assert runner.invoke(args=["db", "downgrade", "base"]).exit_code == 0
     engine = make_engine(sqlite_url)
     with engine.connect() as connection:

@@ -1,7 +1,7 @@
 """The sandbox's control API: switches, counters, rate limiting and reset behave as documented."""
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
@@ -45,9 +45,9 @@ def test_defaults_and_unknown_switches(sandbox):
     switches = sandbox.switches()
     assert {k: v for k, v in switches.items() if k != "now"} == {
         "latency_ms": 0, "error_status": None, "error_count": None, "path_prefix": None,
-        "invalid_json": False, "rate_limit_per_minute": 200, "market": "auto"}
+        "invalid_json": False, "rate_limit_per_minute": 200, "market": "auto", "clock": "frozen"}
     for bad in ({"bogus": 1}, {"latency_ms": "slow"}, {"error_status": 200}, {"market": "maybe"},
-                {"now": "not a time"}, {"invalid_json": "yes"}, {"path_prefix": "v2"}):
+                {"now": "not a time"}, {"invalid_json": "yes"}, {"path_prefix": "v2"}, {"clock": "running"}):
         response = requests.post(sandbox.url + "/_sandbox/switches", json=bad, timeout=5)
         assert response.status_code == 400 and "message" in response.json()
     assert requests.post(sandbox.url + "/_sandbox/switches", json={"bogus": 1}, timeout=5).json() == \
@@ -198,12 +198,13 @@ def test_the_control_url_the_banner_shows_lists_the_endpoints(sandbox):
     assert response.status_code == 200
     assert response.json()["endpoints"] == {
         "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["GET"],
-        "/_sandbox/reset": ["POST"], "/_sandbox/switches": ["GET", "POST"],
+        "/_sandbox/reset": ["POST"], "/_sandbox/stream": ["GET", "POST"], "/_sandbox/switches": ["GET", "POST"],
     }
 
 
 def test_control_api_shapes(sandbox):
-    assert requests.get(sandbox.url + "/_sandbox/health", timeout=5).json() == {"ok": True}
+    assert requests.get(sandbox.url + "/_sandbox/health", timeout=5).json() == {"ok": True, "stream_url": sandbox.stream_url}
+    assert sandbox.stream_url.startswith("ws://127.0.0.1:")
     catalog = sandbox.catalog()
     assert {"AAPL", "MSFT", "SPY", "BRK.B", "XYZ", "NOTRD", "NULLSNAP"} <= set(catalog["stocks"])
     assert len(catalog["stocks"]) >= 24
@@ -227,3 +228,13 @@ def test_a_request_from_before_a_reset_spends_no_fault_of_the_next_test(sandbox)
     thread.join()
     assert straggler["answer"][0] == 200
     assert sandbox.get(QUOTES, symbols="AAPL")[0] == 500  # the fault waited for its own request
+
+
+def test_a_live_clock_follows_the_wall_clock(sandbox):
+    sandbox.switches(clock="live")
+    before = datetime.now(UTC)
+    first = latest_quote(sandbox)["AAPL"].timestamp
+    assert first >= before - timedelta(seconds=0.6)  # the latest quote is stamped 0.5 s (and < 1 ms) before now
+    eventually(lambda: latest_quote(sandbox)["AAPL"].timestamp > first)
+    sandbox.reset()
+    assert sandbox.switches()["clock"] == "frozen"

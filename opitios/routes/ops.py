@@ -10,6 +10,7 @@ from opitios import __version__
 from opitios.envelope import plain_response
 from opitios.errors import ApiError
 from opitios.services import services
+from opitios.stream.board import stream_report
 
 bp = Blueprint("ops", __name__)
 
@@ -58,6 +59,8 @@ def ready():
         "circuit": protection.gate.circuit.state(),
         "configuration": config.status(),
         "error_log": current_app.extensions["opitios.error_log"].status(),
+        # Not a check either: without the stream, hot quotes are served by REST TTLs and refresh-ahead.
+        "stream": stream_report(current_app),
     }
     failing = sorted(name for name, state in checks.items() if state != "ok")
     if failing:

@@ -71,6 +71,17 @@ class RuntimeSection(_Section):
     config_refresh_seconds = fields.Float(validate=validate.Range(min=0.1, max=3600), load_default=5)
 
 
+class StreamSection(_Section):
+    """The market-data stream (``opitios stream``): how many symbols, how late is too late, the lease."""
+
+    # Alpaca's free plan allows 30 symbols each for trades and quotes on its one connection.
+    max_symbols = _count(30, high=100_000)
+    # Older than this, the stream's data stop counting as fresh and its symbols fall back to REST.
+    max_lag_seconds = fields.Float(validate=validate.Range(min=0.1, max=60), load_default=2.0)
+    # A streamer that stops renewing its lease for this long is replaced by another.
+    lease_seconds = fields.Float(validate=validate.Range(min=1, max=300), load_default=5.0)
+
+
 SECTIONS: dict[str, type[Schema]] = {
     "cache_ttl": CacheTtlSection,
     "limits": LimitsSection,
@@ -78,6 +89,7 @@ SECTIONS: dict[str, type[Schema]] = {
     "rate_limits": RateLimitsSection,
     "access": AccessSection,
     "runtime": RuntimeSection,
+    "stream": StreamSection,
 }
 _SCHEMAS = {name: schema() for name, schema in SECTIONS.items()}
 # The defaults live in the schemas above; this is what an empty row means.

@@ -36,6 +36,12 @@ class MarketMetadataSchema(_ProvenanceSchema):
     )
     feed = fields.String(required=True, allow_none=True)
     cache = fields.String(required=True, validate=validate.OneOf(["hit", "miss", "stale"]))
+    source = fields.String(
+        required=True,
+        validate=validate.OneOf(["rest", "stream", "mixed"]),
+        metadata={"description": "how the data reached opitios: a REST snapshot call or the market-data stream "
+                                 "(mixed: a batch with quotes of both)"},
+    )
 
 
 class TradingMetadataSchema(_ProvenanceSchema):

@@ -21,3 +21,7 @@ class ReadySchema(Schema):
     circuit = fields.String(required=True, validate=validate.OneOf(["closed", "half-open", "open"]))
     configuration = fields.Dict(required=True)
     error_log = fields.Dict(required=True)
+    stream = fields.Dict(
+        required=True,
+        metadata={"description": "the deployment's market-data stream: state, connected, subscribed, lag_seconds, counts"},
+    )

@@ -19,6 +19,7 @@ from opitios import metrics
 from opitios.cache import CacheStore, Entry, ttl_for
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.services.refresh_ahead import RefreshAhead
+from opitios.stream.interest import Interest
 from opitios.upstream.flight import SingleFlight
 from opitios.upstream.gate import UpstreamGate
 from providers.base import ProviderError, UpstreamNotConfigured, UpstreamRejectedRequest, UpstreamTimeout
@@ -43,6 +44,7 @@ class Protection:
     gate: UpstreamGate
     config: RuntimeConfig
     wait_seconds: float  # how long a request waits for another's upstream call
+    interest: Interest | None = None  # what clients ask for, shared with the streamer (None without Redis)
 
 
 # Data classes whose misses merge into one multi-symbol call, and so are refreshed ahead.

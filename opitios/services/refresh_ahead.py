@@ -5,7 +5,8 @@ not depend on the upstream's. Due keys are claimed like misses (one refresher
 at a time across workers), merged per data class into one multi-symbol
 upstream call, and fetched only while a quarter of the budget's burst stays
 for clients' own misses. A key nobody asked for within
-``cache_ttl.refresh_ahead_window`` seconds is forgotten.
+``cache_ttl.refresh_ahead_window`` seconds is forgotten. A key the stream keeps
+fresh costs nothing; the stock symbols asked for are shared with the streamer.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from opitios.cache import Entry
+from opitios.stream.interest import STREAMED
 from providers.base import ProviderError
 
 log = logging.getLogger(__name__)
@@ -46,18 +48,32 @@ class RefreshAhead:
         self._store_found = store_found  # (keys → items, found, stamp, data_class) → entries written
         self._window = window
         self._hot: dict[str, HotKey] = {}
+        self._interest: dict[tuple[str, Hashable], float] = {}  # asked since the last share_interest()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def asked(self, key: str, data_class: str, item: Hashable, fetch: Callable, stamp: Callable, entry: Entry) -> None:
         """A client was just answered with ``entry`` for ``key``."""
-        if entry.ttl < MIN_TTL or self._window() <= 0:
+        if self._window() <= 0:
             return
+        now = time.time()
         with self._lock:
+            if data_class in STREAMED and entry.value is not None and len(self._interest) < TRACKED:
+                self._interest[(data_class, item)] = now  # for the streamer, written by the background tick
+            # A stream entry's short TTL is the stream vouching for it; it is tracked so REST takes over the moment it stops.
+            if entry.ttl < MIN_TTL and entry.source != "stream":
+                return
             if len(self._hot) >= TRACKED and key not in self._hot:
                 return  # bounded: past this, only keys already hot stay refreshed
-            self._hot[key] = HotKey(data_class, item, fetch, stamp, entry.fetched_at + entry.ttl, entry.ttl, time.time())
+            self._hot[key] = HotKey(data_class, item, fetch, stamp, entry.fetched_at + entry.ttl, entry.ttl, now)
+
+    def share_interest(self) -> None:
+        """Add what clients asked for since the last call to the interest the streamer follows (Redis)."""
+        with self._lock:
+            asked, self._interest = self._interest, {}
+        if asked and self._p.interest is not None:
+            self._p.interest.record(asked, self._window())
 
     def run_once(self) -> int:
         """Refresh what is due; the number of keys refreshed."""
@@ -82,7 +98,9 @@ class RefreshAhead:
             # Another worker may have refreshed these just now: take its entries instead of calling again.
             now = time.time()
             for key, entry in self._p.store.get_many(list(hot), use_l1=False).items():
-                if entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5):
+                # ... or the stream keeps it fresh: that costs no upstream call at all.
+                streamed = entry.source == "stream" and entry.fresh(now)
+                if streamed or entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5):
                     hot[key].expires_at, hot[key].ttl = entry.fetched_at + entry.ttl, entry.ttl
                     del hot[key]
             first = next(iter(hot.values()), None)
@@ -125,6 +143,7 @@ def _loop(ref: weakref.ref, stop: threading.Event) -> None:
             return
         try:
             ahead.run_once()
+            ahead.share_interest()
         except Exception:  # the loop must outlive any surprise
             log.exception("refresh-ahead failed")
         del ahead

@@ -84,6 +84,7 @@ class MarketDataService:
             )
 
     def _result(self, data: dict, source: str, data_timestamp: str | None, answers: Iterable[Answer]) -> Result:
+        answers = list(answers)
         cache, max_age = provenance(answers)
         return Result(
             data=data,
@@ -94,6 +95,7 @@ class MarketDataService:
             market_status=self._clock.status(),
             cache=cache,
             max_age=max_age,
+            source=origin(answers),
         )
 
 
@@ -106,3 +108,15 @@ def provenance(answers: Iterable[Answer]) -> tuple[str, int]:
         return status, 0
     now = time.time()
     return status, min(answer.entry.remaining(now) for answer in answers)
+
+
+def origin(answers: Iterable[Answer]) -> str:
+    """Where the answer's data came from: ``rest`` or ``stream``, or ``mixed`` when a batch's quotes came from both.
+
+    Only entries with data count: "no data for this symbol" is always the REST answer.
+    """
+    answers = list(answers)
+    sources = {answer.entry.source for answer in answers if answer.entry.value is not None}
+    if not sources:
+        return "rest"
+    return sources.pop() if len(sources) == 1 else "mixed"

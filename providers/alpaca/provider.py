@@ -11,6 +11,7 @@ from alpaca.data.requests import OptionSnapshotRequest, StockSnapshotRequest
 from providers.alpaca import wire
 from providers.alpaca.clients import AlpacaClients, base_urls, build_clients
 from providers.alpaca.errors import translated
+from providers.alpaca.stream import STREAM_URL, AlpacaQuoteStream
 from providers.alpaca.trading import AlpacaTrading
 from providers.base import (
     BarsPage,
@@ -41,8 +42,12 @@ class AlpacaProvider(AlpacaTrading):
         self._data_url, self._trading_url = base_urls(
             settings.get("ALPACA_DATA_URL"), settings.get("ALPACA_TRADING_URL"), self._paper
         )
+        self._stream_url = (settings.get("ALPACA_STREAM_URL") or STREAM_URL).rstrip("/")
+        self._timeout = settings["OPITIOS_UPSTREAM_TIMEOUT"]
         self._clients: AlpacaClients | None = None
+        self._credentials: tuple[str, str] | None = None
         if settings.get("ALPACA_API_KEY") and settings.get("ALPACA_SECRET_KEY"):
+            self._credentials = (settings["ALPACA_API_KEY"], settings["ALPACA_SECRET_KEY"])
             self._clients = build_clients(
                 settings["ALPACA_API_KEY"],
                 settings["ALPACA_SECRET_KEY"],
@@ -55,10 +60,7 @@ class AlpacaProvider(AlpacaTrading):
     @property
     def clients(self) -> AlpacaClients:
         if self._clients is None:
-            raise UpstreamNotConfigured(
-                "No Alpaca credentials are configured (ALPACA_API_KEY, ALPACA_SECRET_KEY)",
-                retry_after=60,
-            )
+            raise _not_configured()
         return self._clients
 
     def describe(self) -> dict[str, Any]:
@@ -67,11 +69,19 @@ class AlpacaProvider(AlpacaTrading):
             "paper": self._paper,
             "data_url": self._data_url,
             "trading_url": self._trading_url,
+            "stream_url": self._stream_url,
             "feeds": self.feeds(),
         }
 
     def feeds(self) -> dict[str, str]:
         return {"stock": self._stock_feed, "option": self._option_feed}
+
+    def quote_stream(self) -> AlpacaQuoteStream:
+        """The stock feed's market-data stream (``{stream_url}/v2/{feed}``), to be entered with ``async with``."""
+        if self._credentials is None:
+            raise _not_configured()
+        key, secret = self._credentials
+        return AlpacaQuoteStream(f"{self._stream_url}/v2/{self._stock_feed}", key, secret, self._timeout)
 
     def stock_quotes(self, symbols: list[str]) -> dict[str, StockQuote]:
         request = StockSnapshotRequest(symbol_or_symbols=symbols, feed=DataFeed(self._stock_feed))
@@ -127,6 +137,10 @@ class AlpacaProvider(AlpacaTrading):
     def market_clock(self) -> MarketClock:
         with translated("the market clock"):
             return wire.market_clock(self.clients.trading.get_clock())
+
+
+def _not_configured() -> UpstreamNotConfigured:
+    return UpstreamNotConfigured("No Alpaca credentials are configured (ALPACA_API_KEY, ALPACA_SECRET_KEY)", retry_after=60)
 
 
 def _present(params: dict[str, Any]) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from providers.base import (
     MarketClock,
     OptionQuote,
     StockQuote,
+    StreamUpdate,
     UpstreamInvalidResponse,
 )
 
@@ -202,3 +203,28 @@ def market_clock(body: Any) -> MarketClock:
         "next_open": _instant(body, "next_open"),
         "next_close": _instant(body, "next_close"),
     }
+
+
+def stream_update(message: Any) -> StreamUpdate | None:
+    """A stream message (``q``, ``t`` or ``d``, its ``t`` already a string) → the quote part it carries.
+
+    The same renaming as a snapshot's: a quote side at price 0 is no quote, a key Alpaca
+    left out is ``None``. Other message types (statuses, corrections, …) are ``None``.
+    """
+    message = _object(message, "a stream message")
+    kind, symbol = message.get("T"), message.get("S")
+    if kind not in ("q", "t", "d"):
+        return None
+    if not isinstance(symbol, str):
+        raise UpstreamInvalidResponse("The upstream sent a stream message without a symbol")
+    timestamp = _timestamp(message)
+    if kind == "q":
+        bid_price, bid_size = _side(message, "bp", "bs")
+        ask_price, ask_size = _side(message, "ap", "as")
+        fields = {"bid_price": bid_price, "bid_size": bid_size, "ask_price": ask_price, "ask_size": ask_size,
+                  "quote_timestamp": timestamp}
+        return StreamUpdate(symbol, "quote", fields, timestamp)
+    if kind == "t":
+        fields = {"last_price": _number(message, "p"), "last_size": _number(message, "s"), "trade_timestamp": timestamp}
+        return StreamUpdate(symbol, "trade", fields, timestamp)
+    return StreamUpdate(symbol, "daily", {"volume": _number(message, "v")}, timestamp)

@@ -12,7 +12,7 @@ from alpaca.data.models import Bar, Quote, Trade
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
-from waiting import eventually
+from tests.waiting import eventually
 
 UTC = timezone.utc
 DATA = {"q", "t", "d"}

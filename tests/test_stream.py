@@ -17,7 +17,7 @@ from websockets.sync.client import connect
 
 from bench.servers import ROOT, StreamerProcess
 from opitios.shared_redis import SharedRedis
-from waiting import eventually
+from tests.waiting import eventually
 
 SNAPSHOTS = "/v2/stocks/snapshots"
 PATIENCE = 60  # seconds any one wait may take on a busy machine; none takes more than a few on an idle one

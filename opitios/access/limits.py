@@ -1,7 +1,9 @@
 """Per-client rate limits (Flask-Limiter): per API key, or per address for anonymous public access.
 
-Counters live in Redis when ``REDIS_URL`` is set, so limits hold across
-workers and instances (in memory while Redis is away, and without it). The
+With ``REDIS_URL`` set, each worker counts in its own memory and reconciles
+with Redis in the background every ``rate_limits.sync_ms`` (``synced_counts``),
+so limits hold across workers and instances within a documented overshoot, at
+no Redis round trip per request. Without Redis, each worker counts alone. The
 limits come from the runtime configuration on every request; a batch of N
 symbols costs N.
 """
@@ -12,6 +14,7 @@ from flask import Blueprint, Flask, current_app, g, request
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
+from opitios.access.synced_counts import SyncedStorage
 from opitios.schemas.common import MAX_SYMBOLS
 from opitios.shared_redis import SharedRedis
 
@@ -51,14 +54,18 @@ def request_cost() -> int:
 
 
 def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint]) -> Limiter:
+    runtime = app.extensions["opitios.config"]
     limiter = Limiter(
         client_key,
         app=app,
-        storage_uri=shared.url if shared is not None else "memory://",
-        # The worker's one bounded, blocking pool: the same connections as the cache and the budget.
-        storage_options={"connection_pool": shared.client.connection_pool} if shared is not None else {},
+        storage_uri=f"synced+{shared.url}" if shared is not None else "memory://",
+        # The worker's Redis (its one bounded pool and its view of Redis's health) and the sync interval in force.
+        storage_options={
+            "shared": shared,
+            "sync_seconds": lambda: runtime.section("rate_limits")["sync_ms"] / 1000,
+        } if shared is not None else {},
         key_prefix="opitios:v1:limits",
-        # A refused hit costs nothing and window edges allow no double burst; one small script per limit.
+        # A refused hit costs nothing and window edges allow no double burst.
         strategy="sliding-window-counter",
         headers_enabled=True,
         # Retry-After is the contract's for 429 and 503 only; the error handler sets it for this
@@ -71,3 +78,9 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
     for blueprint in limited:
         shared(blueprint)
     return limiter
+
+
+def stop_limiter(limiter: Limiter) -> None:
+    """Send this worker's last counts and stop its background sync (when it has one)."""
+    if isinstance(limiter.storage, SyncedStorage):
+        limiter.storage.stop()

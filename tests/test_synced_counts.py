@@ -6,6 +6,7 @@ pass: a worker's sync is either called directly or waited for through the
 ``opitios_rate_limit_synced_timestamp_seconds`` metric.
 """
 
+import json
 import math
 import re
 import time
@@ -166,3 +167,49 @@ def test_the_overshoot_across_workers_stays_within_the_documented_bound(limited_
         reset, retry_after = int(response.headers["X-RateLimit-Reset"]), int(response.headers["Retry-After"])
         assert 1 <= retry_after <= 3601 and abs((reset - received) - retry_after) <= 2
     assert len(served_by) == 2
+
+
+def quote_answers(log: str) -> list[tuple[int, int]]:
+    """(worker pid, status) of each quote request in gunicorn's access log ``log``, in order."""
+    answers = []
+    for line in log.splitlines():
+        if '"gunicorn.access"' in line and f'"path": "{QUOTE}"' in line:
+            record = json.loads(line)
+            answers.append((int(record["pid"]), int(record["status"])))
+    return answers
+
+
+def test_a_redis_outage_gives_each_worker_its_share_and_its_end_no_fresh_allowance(limited_gateway, own_redis):
+    server, key = limited_gateway(keyed_per_hour=40, keyed_per_minute=1_000_000)
+    ask = lambda: requests.get(server.url + QUOTE, headers={"X-API-Key": key}, timeout=30)  # noqa: E731
+    start = server.log_size()
+    # Before: hits on both workers (so both know the client), all of them shared.
+    eventually(lambda: ask() and len({pid for pid, _ in quote_answers(server.log_since(start))}) == 2, timeout=30)
+    counts_shared(server)
+    spent = len(quote_answers(server.log_since(start)))
+    assert all(status == 200 for _, status in quote_answers(server.log_since(start)))
+
+    own_redis.kill()
+    outage = server.log_size()
+    eventually(lambda: server.log_since(outage).count("client rate limits: Redis unreachable") == 2, timeout=30)
+    for _ in range(60):
+        ask()
+    during = quote_answers(server.log_since(outage))
+    share = (40 - spent) // 2  # each of the 2 workers: its half of what was left
+    for pid in {pid for pid, _ in during}:
+        statuses = [status for worker, status in during if worker == pid]
+        assert set(statuses) <= {200, 429}
+        assert statuses.count(200) == min(share, len(statuses)), (pid, statuses)
+
+    own_redis.start()  # back, and empty
+    recovery = server.log_size()
+    eventually(lambda: server.log_since(recovery).count("client rate limits: counting on Redis again") == 2, timeout=30)
+    counts_shared(server)
+    after = []
+    for _ in range(10):
+        after.append(ask())
+        counts_shared(server)
+    accepted = spent + sum(status == 200 for _, status in during) + sum(r.status_code == 200 for r in after)
+    assert accepted <= 40  # through the outage and the empty restart, not one request over the limit
+    for refused in (r for r in after if r.status_code != 200):
+        assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"

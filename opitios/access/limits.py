@@ -59,9 +59,11 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
         client_key,
         app=app,
         storage_uri=f"synced+{shared.url}" if shared is not None else "memory://",
-        # The worker's Redis (its one bounded pool and its view of Redis's health) and the sync interval in force.
+        # The worker's Redis (its one bounded pool and its view of Redis's health), the share each
+        # worker may spend while Redis is away, and the sync interval in force.
         storage_options={
             "shared": shared,
+            "workers": app.config["OPITIOS_WORKERS"],
             "sync_seconds": lambda: runtime.section("rate_limits")["sync_ms"] / 1000,
         } if shared is not None else {},
         key_prefix="opitios:v1:limits",

@@ -14,8 +14,14 @@ accepted since its last sync, so beyond its limit a key can get what the
 other workers accept for it within about one interval (plus a round trip):
 about instances × workers × per-key rate per worker × interval.
 
-While Redis is away the worker goes on counting what it accepts, and the
-first sync that succeeds sends it all.
+While Redis is away (this storage's last sync failed, or the worker's
+``SharedRedis`` is degraded) each worker may spend only its share of what is
+left: its unsynced hits count ``workers`` times over, so the workers of an
+instance stay within the limit together. The first sync that succeeds sends
+every hit accepted meanwhile, and the shared totals are in force again at
+once. A Redis that comes back empty gets its counts back: no sync leaves a
+counter below what the syncing worker already knew, so the hits from before
+the outage still count.
 """
 
 from __future__ import annotations
@@ -40,18 +46,21 @@ log = logging.getLogger(__name__)
 # rounds carry only the clients of the last minute.
 IDLE_SECONDS = 60.0
 
-# KEYS: window counters; ARGV: for each, the hits to add and the seconds a new counter lives.
-# Returns each counter's total after the addition (a pure read when there is nothing to add).
+# KEYS: window counters; ARGV: for each, the hits to add, the seconds a new counter lives, and the
+# least the total can be (what the worker already knew, its hits included: more than Redis holds only
+# after Redis lost its data). Returns each counter's total afterwards; nothing is written for a pure read.
 _SYNC = """
 local totals = {}
 for i, key in ipairs(KEYS) do
-  local hits, ttl = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  if hits > 0 then
-    totals[i] = redis.call('INCRBY', key, hits)
-    if totals[i] == hits then redis.call('EXPIRE', key, ttl) end
-  else
-    totals[i] = tonumber(redis.call('GET', key) or '0')
+  local hits, lives, known = tonumber(ARGV[3 * i - 2]), tonumber(ARGV[3 * i - 1]), tonumber(ARGV[3 * i])
+  local stored = redis.call('GET', key)
+  local total = math.max(tonumber(stored or '0') + hits, known)
+  if not stored then
+    if total > 0 then redis.call('SET', key, total, 'EX', lives) end
+  elseif total > tonumber(stored) then
+    redis.call('INCRBY', key, total - tonumber(stored))
   end
+  totals[i] = total
 end
 return totals
 """
@@ -68,9 +77,9 @@ class Window:
     unsent: int = 0  # hits accepted since
     used_at: float = 0.0
 
-    def count(self) -> int:
-        """The total as this worker knows it."""
-        return self.seen + self.sending + self.unsent
+    def count(self, scale: int = 1) -> int:
+        """The total as this worker estimates it, its own unsynced hits counting ``scale`` times."""
+        return self.seen + scale * (self.sending + self.unsent)
 
 
 class SyncedStorage(Storage, SlidingWindowCounterSupport):
@@ -82,6 +91,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         self,
         uri: str,
         shared: SharedRedis | None = None,
+        workers: int = 1,
         sync_seconds: Callable[[], float] = lambda: 0.1,
         key_prefix: str = "LIMITS",
         clock: Callable[[], float] = time.time,
@@ -91,6 +101,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         """``uri`` is a Redis URL behind ``synced+``; ``shared`` (the app's Redis, preferred) takes its place."""
         super().__init__(uri, wrap_exceptions=wrap_exceptions, **options)
         self._shared = shared or SharedRedis(uri.removeprefix("synced+"), max_connections=4)
+        self._workers = max(1, int(workers))
         self._sync_seconds = sync_seconds
         self._prefix = key_prefix
         self._clock = clock
@@ -117,9 +128,10 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         now = self._clock()
         self._meet(key, expiry, now)
         with self._lock:
+            scale = self._scale()
             previous, current, weight = self._pair(key, expiry, now)
-            weighted = previous.count() * weight + current.count()
-            if math.floor(weighted) + amount > limit:
+            weighted = previous.count(scale) * weight + current.count(scale)
+            if math.floor(weighted) + amount * scale > limit:
                 return False
             current.unsent += amount
             return True
@@ -129,8 +141,9 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         now = self._clock()
         self._meet(key, expiry, now)
         with self._lock:
+            scale = self._scale()
             previous, current, weight = self._pair(key, expiry, now)
-            previous_count, current_count = previous.count(), current.count()
+            previous_count, current_count = previous.count(scale), current.count(scale)
         left = weight * expiry  # seconds left in the current window
         return previous_count, left if previous_count else 0.0, current_count, left + expiry
 
@@ -140,6 +153,10 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
             for name in names:
                 self._windows.pop(name, None)
         self._shared.run(lambda: self._shared.client.delete(*names), lambda: None)
+
+    def _scale(self) -> int:
+        """How many times this worker's unsynced hits count: once, or once per worker while Redis is away."""
+        return self._workers if self._failing or self._shared.state != "ok" else 1
 
     def _meet(self, key: str, expiry: int, now: float) -> None:
         """Read a key's totals when this worker knows nothing of it, so it never starts a client from zero."""
@@ -194,14 +211,16 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
                 metrics.RATE_LIMIT_SYNCED_AT.set(now)
             return not self._failing
         keys = [name for name, _ in batch]
-        args = [number for _, window in batch for number in (window.sending, window.lives)]
+        args = [number for _, w in batch for number in (w.sending, w.lives, w.seen + w.sending)]
         totals = self._shared.run(lambda: self._script(keys=keys, args=args), lambda: None)
         with self._lock:
             for index, (_, window) in enumerate(batch):
                 if totals is None:
+                    # Sent again next round; should Redis have applied them before the answer was lost,
+                    # they count twice: a stricter limit for a window, never a looser one.
                     window.unsent += window.sending
                 else:
-                    window.seen = int(totals[index])
+                    window.seen = int(totals[index])  # never below what it knew: the script saw to that
                 window.sending = 0
         self._failed(totals is None)
         if totals is not None:
@@ -219,7 +238,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         if failing != self._failing:
             self._failing = failing
             if failing:
-                log.warning("client rate limits: Redis unreachable; this worker counts alone until it returns")
+                log.warning("client rate limits: Redis unreachable; each worker allows 1/%d of what is left", self._workers)
             else:
                 log.warning("client rate limits: counting on Redis again")
 
@@ -238,7 +257,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         return bool(self._shared.run(lambda: self._shared.client.ping(), lambda: False))
 
     def reset(self) -> int | None:
-        """Forget every count, here and in Redis."""
+        """Forget every count, here and in Redis (another worker's next sync puts back what it knew)."""
         with self._lock:
             self._windows.clear()
 

@@ -18,7 +18,9 @@ import requests
 from bench.servers import GunicornServer, access_entries
 from bench.stores import migrated_sqlite
 from opitios.access.keys import create_key
+from opitios.access.synced_counts import SyncedStorage
 from opitios.db import make_engine
+from opitios.shared_redis import SharedRedis
 from tests.redis_server import RedisServer
 from tests.waiting import eventually
 
@@ -79,6 +81,48 @@ def test_a_worker_meeting_a_client_reads_its_counts_first(own_redis, make_app, r
     sync(one)
     refused = other.test_client().get(QUOTE)
     assert refused.status_code == 429 and refused.headers["X-RateLimit-Remaining"] == "0"
+
+
+def test_a_round_carries_only_the_clients_of_the_last_seconds(own_redis):
+    now = [1_800_000_000.0]
+    storage = SyncedStorage(
+        f"synced+{own_redis.url}", shared=SharedRedis(own_redis.url, max_connections=2),
+        sync_seconds=lambda: 3600, clock=lambda: now[0],  # rounds only when the test calls them
+    )
+    try:
+        for client in range(100):
+            assert storage.acquire_sliding_window_entry(f"client{client}", 10, 3600)
+        assert storage.sync()
+        now[0] += 31  # the README: a client is read again after 30 idle seconds
+        before = own_redis.commands()
+        assert storage.sync()  # the round after the pause
+        assert storage.acquire_sliding_window_entry("client7", 10, 3600)  # back: its counts are read again, once
+        assert storage.sync()
+        after = own_redis.commands()
+        assert after["mget"] - before.get("mget", 0) == 1
+        assert after["get"] - before["get"] == 2  # the rounds read client7's two windows, not 200
+        assert storage.get_sliding_window("client7", 3600)[2] == 2
+    finally:
+        storage.stop()
+
+
+def test_a_worker_keeps_what_it_knew_through_an_outage_however_idle(own_redis):
+    now = [1_800_000_000.0]
+    storage = SyncedStorage(
+        f"synced+{own_redis.url}", shared=SharedRedis(own_redis.url, max_connections=2), workers=2,
+        sync_seconds=lambda: 3600, clock=lambda: now[0],
+    )
+    try:
+        assert all(storage.acquire_sliding_window_entry("desk", 10, 3600) for _ in range(8))
+        assert storage.sync()
+        own_redis.kill()
+        assert not storage.sync()
+        now[0] += 31  # idle long enough to be forgotten, were Redis there to read it again
+        assert not storage.sync()
+        # 8 spent, 2 left: this worker's share is 1 of them.
+        assert [storage.acquire_sliding_window_entry("desk", 10, 3600) for _ in range(2)] == [True, False]
+    finally:
+        storage.stop()
 
 
 # -- across two gunicorn workers ---------------------------------------------------------------------

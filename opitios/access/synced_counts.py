@@ -6,8 +6,8 @@ the total Redis reported at the last sync plus the hits this worker accepted
 since. A background thread sends those hits and reads the totals back, for
 every window the worker knows, in one Lua call every ``rate_limits.sync_ms``.
 A request waits on Redis only when its worker meets a client for the first
-time (or again after a minute without it): one read, so no worker starts a
-client from zero.
+time (or again after half a minute without it): one read, so no worker
+starts a client from zero.
 
 The price is a bounded overshoot. A worker does not see what the others
 accepted since its last sync, so beyond its limit a key can get what the
@@ -42,9 +42,9 @@ from opitios.shared_redis import SharedRedis
 
 log = logging.getLogger(__name__)
 
-# A window this worker has not used for this long is forgotten (its next use reads it afresh): the
-# rounds carry only the clients of the last minute.
-IDLE_SECONDS = 60.0
+# A window this worker has not used for this long is forgotten (its next use reads it afresh), so a
+# round carries the clients of the last half minute, not every client of the hour.
+IDLE_SECONDS = 30.0
 
 # KEYS: window counters; ARGV: for each, the hits to add, the seconds a new counter lives, and the
 # least the total can be (what the worker already knew, its hits included: more than Redis holds only
@@ -156,7 +156,10 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
 
     def _scale(self) -> int:
         """How many times this worker's unsynced hits count: once, or once per worker while Redis is away."""
-        return self._workers if self._failing or self._shared.state != "ok" else 1
+        return 1 if self._healthy() else self._workers
+
+    def _healthy(self) -> bool:
+        return not self._failing and self._shared.state == "ok"
 
     def _meet(self, key: str, expiry: int, now: float) -> None:
         """Read a key's totals when this worker knows nothing of it, so it never starts a client from zero."""
@@ -228,9 +231,10 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         return totals is not None
 
     def _forget(self, now: float) -> None:
-        """Drop windows that are over, and those idle long enough that reading them afresh is as good."""
+        """Drop windows that are over, and idle ones that can be read afresh (not while Redis is away)."""
+        healthy = self._healthy()
         for name, window in list(self._windows.items()):
-            idle = now - window.used_at > IDLE_SECONDS and not window.unsent
+            idle = healthy and now - window.used_at > IDLE_SECONDS and not window.unsent
             if window.ends_at <= now or idle:
                 del self._windows[name]
 

@@ -233,8 +233,8 @@ def test_a_redis_outage_gives_each_worker_its_share_and_its_end_no_fresh_allowan
     spent = len(quote_answers(server.log_since(start)))
     assert all(status == 200 for _, status in quote_answers(server.log_since(start)))
 
+    outage = server.log_size()  # before the kill: the workers notice within one sync interval
     own_redis.kill()
-    outage = server.log_size()
     eventually(lambda: server.log_since(outage).count("client rate limits: Redis unreachable") == 2, timeout=30)
     for _ in range(60):
         ask()
@@ -245,8 +245,8 @@ def test_a_redis_outage_gives_each_worker_its_share_and_its_end_no_fresh_allowan
         assert set(statuses) <= {200, 429}
         assert statuses.count(200) == min(share, len(statuses)), (pid, statuses)
 
-    own_redis.start()  # back, and empty
     recovery = server.log_size()
+    own_redis.start()  # back, and empty
     eventually(lambda: server.log_since(recovery).count("client rate limits: counting on Redis again") == 2, timeout=30)
     counts_shared(server)
     after = []

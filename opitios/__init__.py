@@ -121,8 +121,11 @@ def _protection(app: Flask, runtime):
 
 
 def stop_background(app: Flask) -> None:
-    """Stop the app's configuration refresher and error-log writer and close its database connections."""
+    """Stop the app's background threads and close its database and Redis connections."""
+    from opitios.access.limits import stop_limiter
+
     app.extensions["opitios.config"].stop()
+    stop_limiter(app.extensions["opitios.limiter"])
     app.extensions["opitios"].cached.ahead.stop()
     app.extensions["opitios.error_log"].flush(timeout=2)
     app.extensions["opitios.error_log"].stop()

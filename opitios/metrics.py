@@ -31,6 +31,11 @@ CONFIG_RELOADS = Counter("opitios_config_reloads", "Runtime configuration change
 CONFIG_REJECTED = Counter("opitios_config_rejected_edits", "api_configurations row versions refused by validation")
 ERROR_LOG_ROWS = Counter("opitios_error_log_rows", "error_logs rows written or dropped", ["result"])
 RATE_LIMITED = Counter("opitios_rate_limit_rejections", "Requests refused by a client rate limit")
+RATE_LIMIT_SYNCED_AT = Gauge(
+    "opitios_rate_limit_synced_timestamp_seconds",
+    "Unix time at which the live worker that synced longest ago last reconciled its client-limit counts with Redis",
+    multiprocess_mode="livemin",
+)
 AUTH_FAILURES = Counter("opitios_auth_failures", "Requests refused for their API key, by code", ["code"])
 REDIS_FAILURES = Counter("opitios_redis_failures", "Redis operations that failed (each switches the worker to local mode)")
 CACHE_DEGRADED = Gauge("opitios_cache_degraded", "1 while a worker serves without Redis", multiprocess_mode="livemax")

@@ -1,4 +1,7 @@
-"""Across two gunicorn workers sharing Redis: one upstream call per cold key, one budget, one client limit."""
+"""Across two gunicorn workers sharing Redis: one upstream call per cold key, one budget, one order.
+
+Client limits across workers: tests/test_synced_counts.py.
+"""
 
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,26 +61,6 @@ def test_a_thousand_requests_over_five_hundred_symbols_stay_within_the_budget(ga
             assert response.status_code == 404 and body["error"]["code"] == "SYMBOL_NOT_FOUND"
         outcomes[response.status_code] = outcomes.get(response.status_code, 0) + 1
     assert outcomes.get(429, 0) > 0 and outcomes.get(404, 0) > 0
-
-
-def test_a_client_limit_holds_across_workers(sandbox, redis_url, tmp_path, rows_of):
-    database = migrated_sqlite(tmp_path, "limits.db")
-    engine = make_engine(database)
-    key, _ = create_key(engine, "limited desk", ["read"])
-    rows_of(engine).put("rate_limits", {"keyed_per_minute": 5})
-    engine.dispose()
-    env = {**sandbox.gateway_env(), "DATABASE_URL": database, "REDIS_URL": redis_url}
-    with GunicornServer("wsgi:app", workers=2, env=env) as server:
-        log_start = server.log_size()
-        responses = fire(server.url, ["/api/v1/stocks/AAPL/quote"] * 10, concurrency=1, headers={"X-API-Key": key})
-        served_by = {entry.pid for entry in access_entries(server.log_since(log_start))}
-    assert [r.status_code for r in responses] == [200] * 5 + [429] * 5
-    assert [r.headers["X-RateLimit-Remaining"] for r in responses[:5]] == ["4", "3", "2", "1", "0"]
-    for response in responses[5:]:
-        assert response.headers["X-Error-Code"] == "RATE_LIMIT_EXCEEDED"
-        assert response.headers["X-RateLimit-Limit"] == "5" and response.headers["X-RateLimit-Remaining"] == "0"
-        assert 1 <= int(response.headers["Retry-After"]) <= 61
-    assert len(served_by) == 2  # the count was shared: both workers answered
 
 
 def test_twenty_identical_orders_racing_across_workers_make_one_order(gateway, sandbox, tmp_path):

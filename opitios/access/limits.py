@@ -1,26 +1,27 @@
 """Per-client rate limits (Flask-Limiter): per API key, or per address for anonymous public access.
 
-Counters live in Redis when ``REDIS_URL`` is set, so limits hold across
-workers and instances (in memory while Redis is away, and without it). The
-limits come from the runtime configuration on every request; a batch of N
-symbols costs N.
+With ``REDIS_URL`` set, each worker counts in its own memory and reconciles
+with Redis in the background every ``rate_limits.sync_ms`` (``synced_counts``),
+so limits hold across workers and instances within a documented overshoot, at
+no Redis round trip per request. Without Redis, each worker counts alone. The
+limits come from the runtime configuration on every request; a view declares
+its cost with ``@costs`` (a batch of N distinct symbols costs N).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import Blueprint, Flask, current_app, g, request
 from flask_limiter import HeaderNames, Limiter
 from flask_limiter.util import get_remote_address
 
-from opitios.schemas.common import MAX_SYMBOLS
+from opitios.access.synced_counts import SyncedStorage
+from opitios.errors import ApiError
 from opitios.shared_redis import SharedRedis
 
-# Endpoints whose cost is the number of symbols asked for, and where those symbols are.
-BATCH_SYMBOLS = {
-    "stocks.quotes_batch": ("json", "symbols"),
-    "stocks.quotes": ("args", "symbols"),
-    "options.quotes_batch": ("json", "option_symbols"),
-}
+F = TypeVar("F", bound=Callable)
 
 
 def client_key() -> str:
@@ -35,39 +36,66 @@ def client_limits() -> str:
     return f"{limits['anonymous_per_hour']}/hour"
 
 
+def costs(count: Callable[[], int]) -> Callable[[F], F]:
+    """Declare on a view what a request to it costs against its client's limits (undeclared: 1).
+
+    ``count`` reads the view's own validated arguments (``opitios.routes.validated``), so the limiter,
+    which decides before the view runs, and the view see the same, once-parsed, bounded arguments.
+    """
+
+    def declare(view: F) -> F:
+        view.limit_cost = count
+        return view
+
+    return declare
+
+
 def request_cost() -> int:
-    """1, or the number of symbols a batch asks for (bounded like the batch itself)."""
-    where = BATCH_SYMBOLS.get(request.endpoint)
-    if where is None:
+    """What the view declares (a batch: its distinct valid symbols), else 1.
+
+    A request with invalid arguments costs 1: its view then refuses it with the same error.
+    """
+    count = getattr(current_app.view_functions.get(request.endpoint), "limit_cost", None)
+    if count is None:
         return 1
-    source, name = where
-    if source == "json":
-        body = request.get_json(silent=True, force=True)
-        symbols = body.get(name) if isinstance(body, dict) else None
-        count = len(symbols) if isinstance(symbols, list) else 1
-    else:
-        count = len([part for part in request.args.get(name, "").split(",") if part.strip()])
-    return max(1, min(count, MAX_SYMBOLS))
+    try:
+        return max(1, count())
+    except ApiError:
+        return 1
 
 
 def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint]) -> Limiter:
+    runtime = app.extensions["opitios.config"]
     limiter = Limiter(
         client_key,
         app=app,
-        storage_uri=shared.pool_uri if shared is not None else "memory://",
-        # The worker's one bounded, blocking pool: the same connections as the cache and the budget.
-        storage_options={"connection_pool": shared.client.connection_pool} if shared is not None else {},
+        storage_uri=f"synced+{shared.url}" if shared is not None else "memory://",
+        # The worker's Redis (its one bounded pool and its view of Redis's health), the share each
+        # worker may spend while Redis is away, and the sync interval in force.
+        storage_options={
+            "shared": shared,
+            "workers": app.config["OPITIOS_WORKERS"],
+            "sync_seconds": lambda: runtime.section("rate_limits")["sync_ms"] / 1000,
+        } if shared is not None else {},
         key_prefix=shared.key("limits") if shared is not None else "limits",
-        # A refused hit costs nothing and window edges allow no double burst; one small script per limit.
+        # A refused hit costs nothing and window edges allow no double burst.
         strategy="sliding-window-counter",
         headers_enabled=True,
         # Retry-After is the contract's for 429 and 503 only; the error handler sets it for this
         # limit's 429, and the upstream's 429/503 keep their own.
         header_name_mapping={HeaderNames.RETRY_AFTER: "X-RateLimit-Retry-After"},
-        in_memory_fallback_enabled=True,
-        swallow_errors=True,
+        # The storage rides out a Redis outage itself, so any exception here is a bug of ours: it must
+        # surface (a 500 in the envelope, logged), never switch the limiter to other counts or off.
+        in_memory_fallback_enabled=False,
+        swallow_errors=False,
     )
     shared = limiter.shared_limit(client_limits, scope="clients", cost=request_cost)
     for blueprint in limited:
         shared(blueprint)
     return limiter
+
+
+def stop_limiter(limiter: Limiter) -> None:
+    """Send this worker's last counts and stop its background sync (when it has one)."""
+    if isinstance(limiter.storage, SyncedStorage):
+        limiter.storage.stop()

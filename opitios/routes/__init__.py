@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
-from flask import Blueprint, Flask, request
+from flask import Blueprint, Flask, g, request
+from marshmallow import Schema
 
 from opitios.errors import ApiError
 
@@ -38,6 +41,23 @@ def json_body() -> dict:
     if _depth(body, MAX_JSON_DEPTH) > MAX_JSON_DEPTH:
         raise ApiError("INVALID_REQUEST_BODY", f"The request body nests deeper than {MAX_JSON_DEPTH} levels")
     return body
+
+
+def validated(schema: Schema, read: Callable[[], Any]) -> dict:
+    """``schema.load(read())``, once per request: the limiter's cost (``@costs``) and the view share it.
+
+    The outcome is kept for the request, a refusal (``ApiError``) included, so no input is parsed twice.
+    """
+    outcomes = g.setdefault("validated", {})
+    if id(schema) not in outcomes:
+        try:
+            outcomes[id(schema)] = schema.load(read())
+        except ApiError as error:
+            outcomes[id(schema)] = error
+    outcome = outcomes[id(schema)]
+    if isinstance(outcome, ApiError):
+        raise outcome
+    return outcome
 
 
 def client_blueprints() -> list[Blueprint]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from opitios.access.limits import costs
 from opitios.envelope import success_response
-from opitios.routes import json_body
+from opitios.routes import json_body, validated
 from opitios.schemas.options import (
     ChainBodyArgs,
     ChainQueryArgs,
@@ -36,9 +37,14 @@ def quote_from_body():
     return success_response(services().options.quote(args["option_symbol"]))
 
 
+def _batch_from_body() -> dict:
+    return validated(_batch_body, json_body)
+
+
 @bp.post("/options/quotes/batch")
+@costs(lambda: len(_batch_from_body()["option_symbols"]))
 def quotes_batch():
-    args = _batch_body.load(json_body())
+    args = _batch_from_body()
     return success_response(services().options.quotes(args["option_symbols"]))
 
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
+from opitios.access.limits import costs
 from opitios.envelope import success_response
-from opitios.routes import json_body
+from opitios.routes import json_body, validated
 from opitios.schemas.bars import BarsArgs
 from opitios.schemas.quotes import StockBatchBodyArgs, StockBatchQueryArgs, StockQuoteBodyArgs, SymbolPathArgs
 from opitios.services import services
@@ -31,15 +32,25 @@ def quote_from_body():
     return success_response(services().stocks.quote(args["symbol"]))
 
 
+def _batch_from_body() -> dict:
+    return validated(_batch_body, json_body)
+
+
+def _batch_from_query() -> dict:
+    return validated(_batch_query, lambda: request.args)
+
+
 @bp.post("/stocks/quotes/batch")
+@costs(lambda: len(_batch_from_body()["symbols"]))
 def quotes_batch():
-    args = _batch_body.load(json_body())
+    args = _batch_from_body()
     return success_response(services().stocks.quotes(args["symbols"], args["max_age_seconds"]))
 
 
 @bp.get("/stocks/quotes")
+@costs(lambda: len(_batch_from_query()["symbols"]))
 def quotes():
-    args = _batch_query.load(request.args)
+    args = _batch_from_query()
     return success_response(services().stocks.quotes(args["symbols"], args["max_age_seconds"]))
 
 

@@ -61,6 +61,9 @@ class RateLimitsSection(_Section):
     anonymous_per_hour = _count(100)
     keyed_per_hour = _count(1000)
     keyed_per_minute = _count(120)
+    # How often each worker reconciles its counts with Redis: a longer interval saves Redis work and
+    # lets a key overshoot its limit by more (see the README's operating section).
+    sync_ms = _count(100, low=10, high=60_000)
 
 
 class AccessSection(_Section):

@@ -12,7 +12,7 @@ import tempfile
 
 import redis
 
-from bench.servers import free_port, port_open
+from harness.servers import free_port, port_open
 from tests.waiting import eventually
 
 

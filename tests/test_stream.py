@@ -15,7 +15,7 @@ from datetime import datetime
 import pytest
 from websockets.sync.client import connect
 
-from bench.servers import ROOT, StreamerProcess
+from harness.servers import ROOT, StreamerProcess
 from opitios.shared_redis import SharedRedis
 from tests.waiting import eventually
 

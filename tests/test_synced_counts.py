@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bench.servers import GunicornServer, access_entries
-from bench.stores import migrated_sqlite
+from harness.servers import GunicornServer, access_entries
+from harness.database import migrated_sqlite
 from opitios.access.keys import create_key
 from opitios.access.synced_counts import SyncedStorage
 from opitios.db import make_engine

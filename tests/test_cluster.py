@@ -29,6 +29,7 @@ from cluster.topology import INSTANCES, Ports
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ApiConfiguration
+from tests.limit_sync import counts_shared
 from tests.steady_load import SteadyLoad, failed
 from tests.waiting import eventually
 
@@ -173,16 +174,25 @@ def test_a_hundred_concurrent_misses_on_three_instances_make_one_upstream_call(c
 def test_one_clients_limit_holds_across_the_three_instances(cluster, upstream, cluster_db):
     key, _ = create_key(cluster_db, "limited desk", ["read"])
     offsets = log_offsets(cluster)
-    started = time.monotonic()
-    answers = [requests.get(cluster.url + "/api/v1/stocks/AAPL/quote", headers={"X-API-Key": key}, timeout=30)
-               for _ in range(KEYED_PER_MINUTE + 10)]
+    instances = [f"http://127.0.0.1:{port}" for port in cluster.instance_ports.values()]
+    # Rounds of concurrent requests through nginx, the counts shared between rounds (waited for on each
+    # instance's /metrics): a worker misses at most the other requests of the round under way, which is
+    # the documented overshoot (what the other workers accept within a sync interval) for this traffic.
+    round_size, answers, started = 6, [], time.monotonic()
+    with ThreadPoolExecutor(max_workers=round_size) as pool:
+        for _ in range((KEYED_PER_MINUTE + 10) // round_size + 1):
+            answers += pool.map(
+                lambda _: requests.get(cluster.url + "/api/v1/stocks/AAPL/quote", headers={"X-API-Key": key}, timeout=30),
+                range(round_size),
+            )
+            counts_shared(*instances)
     elapsed = time.monotonic() - started
     statuses = [answer.status_code for answer in answers]
     assert set(statuses) <= {200, 429}
-    # Nothing is refused before the limit; past it, the sliding window counter may let through at most the share
-    # of the limit that a previous minute's window loses during the run (none when no minute boundary passed).
-    assert statuses[:KEYED_PER_MINUTE] == [200] * KEYED_PER_MINUTE
-    assert statuses.count(200) <= KEYED_PER_MINUTE + math.ceil(KEYED_PER_MINUTE * elapsed / 60)
+    # Past the limit the sliding window counter may also let through the share of the limit that the previous
+    # minute's window loses during the run (none when no minute boundary passed).
+    slide = math.ceil(KEYED_PER_MINUTE * elapsed / 60)
+    assert KEYED_PER_MINUTE <= statuses.count(200) <= KEYED_PER_MINUTE + (round_size - 1) + slide
     for answer in answers:
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"

@@ -39,8 +39,11 @@ def test_every_shared_structure_is_on_the_primary_and_follows_a_failover_without
     first = client.get("/api/v1/stocks/AAPL/quote")
     assert first.status_code == 200 and first.json["metadata"]["cache"] == "miss"
     # The client's limit count reaches Redis with the worker's next sync.
-    keys = eventually(lambda: (found := ours(redis_set, redis_prefix))
-                      if any(f"{redis_prefix}:v1:limits" in key for key in found) else None)
+    def synced():
+        found = ours(redis_set, redis_prefix)
+        return found if any(f"{redis_prefix}:v1:limits" in key for key in found) else None
+
+    keys = eventually(synced)
     # The cache entry, the upstream budget and the client's rate-limit counter (Flask-Limiter through the same pool).
     assert f"{redis_prefix}:v1:quote:stock:AAPL:iex" in keys
     assert f"{redis_prefix}:v1:budget" in keys

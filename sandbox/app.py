@@ -1,4 +1,4 @@
-"""WSGI application: the control API, and the API pipeline (count, delay, auth, rate limit, faults, route)."""
+"""WSGI application: the control API, and the API pipeline (count, auth, rate limit, faults, route, then delay)."""
 import hmac
 import json
 import logging
@@ -106,11 +106,17 @@ class SandboxApp:
                 & hmac.compare_digest(secret, self.state.secret.encode()))
 
     def _answer(self, request: Request) -> Response:
-        path = request.path
-        api = family(path)
-        delay = self.state.latency(path)
+        # The answer (fault, rate window, state change) is decided on arrival and only sent late: a
+        # slow request must not spend switches set after it arrived (say, by the next test).
+        delay = self.state.latency(request.path)
+        response = self._decide(request)
         if delay:
             time.sleep(delay)
+        return response
+
+    def _decide(self, request: Request) -> Response:
+        path = request.path
+        api = family(path)
         if not self._authorized(request):
             return _json(401, error_body(api, 401), _rate_headers(self.state.peek_rate()))
         window = self.state.take_rate()

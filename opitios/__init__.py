@@ -100,9 +100,10 @@ def _protection(app: Flask, runtime):
 
 
 def stop_background(app: Flask) -> None:
-    """Stop the app's configuration refresher and error-log writer and close its database connections."""
+    """Stop the app's background threads (configuration, refresh-ahead, market clock, error log) and close its connections."""
     app.extensions["opitios.config"].stop()
     app.extensions["opitios"].cached.ahead.stop()
+    app.extensions["opitios"].clock.stop()
     app.extensions["opitios.error_log"].flush(timeout=2)
     app.extensions["opitios.error_log"].stop()
     app.extensions["opitios.engine"].dispose()

@@ -35,6 +35,11 @@ def _switches(state: State, method: str, body: bytes) -> tuple[int, dict]:
         return 400, {"message": str(error)}
 
 
+def _clear_calls(state: State) -> dict:
+    state.clear_calls()
+    return {"ok": True}
+
+
 def _reset(state: State) -> dict:
     state.reset()
     return {"ok": True}
@@ -43,7 +48,8 @@ def _reset(state: State) -> dict:
 _ROUTES = {
     "/_sandbox/health": {"GET": lambda state, body: (200, {"ok": True})},
     "/_sandbox/catalog": {"GET": lambda state, body: (200, _catalog(state))},
-    "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls())},
+    "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls()),
+                        "DELETE": lambda state, body: (200, _clear_calls(state))},
     "/_sandbox/reset": {"POST": lambda state, body: (200, _reset(state))},
     "/_sandbox/switches": {
         "GET": lambda state, body: _switches(state, "GET", body),

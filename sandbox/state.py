@@ -114,6 +114,15 @@ class State:
             self._reset_locked()
         self.book.reset()
 
+    def clear_calls(self) -> None:
+        """Counters, log and rate window back to zero; switches, clock and book stay as they are."""
+        with self._lock:
+            self._total = 0
+            self._by_path = Counter()
+            self._log = deque(maxlen=LOG_SIZE)
+            self._window = None
+            self._used = 0
+
     def context(self) -> Context:
         with self._lock:
             return Context(self._now, self._switches["market"])

@@ -90,10 +90,12 @@ def _protection(app: Flask, runtime):
     app.extensions["opitios.redis"] = shared
     timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
     budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])
+    flight = SingleFlight(shared, lease_seconds=timeout + 1)
+    circuit = Circuit(shared, flight, lambda: runtime.section("upstream"))
     return Protection(
         store=CacheStore(app, shared),
-        flight=SingleFlight(shared, lease_seconds=timeout + 1),
-        gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
+        flight=flight,
+        gate=UpstreamGate(budget, circuit, runtime, timeout),
         config=runtime,
         wait_seconds=timeout + 1,
     )

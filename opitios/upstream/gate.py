@@ -51,12 +51,11 @@ class UpstreamGate:
         deadline = time.monotonic() + self._timeout
         token = UPSTREAM_DEADLINE.set(deadline)
         try:
+            # The circuit's half-open probe is one attempt: its outcome alone decides.
             return self.circuit.call(
-                lambda: self._with_retries(
-                    function, args, deadline, (upstream["requests_per_minute"], reserve_share), retry, operation
-                ),
-                failures=upstream["circuit_failures"],
-                open_seconds=upstream["circuit_open_seconds"],
+                lambda probing: self._with_retries(
+                    function, args, deadline, (upstream["requests_per_minute"], reserve_share), retry and not probing, operation
+                )
             )
         except UpstreamRateLimited as error:
             if not isinstance(error, BudgetSpent):

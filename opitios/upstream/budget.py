@@ -4,6 +4,13 @@ The bucket holds a quarter of the per-minute budget as a burst and refills
 the rest over the minute, so no rolling minute ever sees more than
 ``requests_per_minute`` upstream calls. An upstream 429 empties it until the
 upstream's own reset time.
+
+Through a Redis outage the bucket stays one bucket, so the bound holds across
+it: each worker goes on with its share (1/workers of the burst and of the
+refill) of what the shared bucket had left when it last saw it, not with a
+full burst; on its way back it takes what it spent meanwhile out of the shared
+bucket, and a shared bucket that came back empty is started from what it
+would hold had Redis kept it, not from a full burst.
 """
 
 from __future__ import annotations
@@ -13,22 +20,26 @@ import threading
 import time
 from dataclasses import dataclass
 
+from redis import RedisError
+
 from opitios.shared_redis import SharedRedis
 
 KEY = "opitios:v1:budget"
 
-# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others.
-# Returns {granted, wait ms, tokens left}.
+# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others, tokens
+# of a bucket that does not exist (yet, or any more), tokens spent meanwhile without Redis.
+# Returns {granted, wait ms, tokens left (as text: Redis would truncate a number)}.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local burst, rate, wanted, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked')
-local tokens = tonumber(state[1]) or burst
+local tokens = tonumber(state[1]) or tonumber(ARGV[5])
 local at = tonumber(state[2]) or now
 local blocked = tonumber(state[3]) or 0
-if now < blocked then return {0, blocked - now, 0} end
-tokens = math.min(burst, tokens + (now - at) / 1000 * rate)
+if now < blocked then return {0, blocked - now, '0'} end
+-- A debt may take the level below zero: it is paid back by waiting, as if spent here.
+tokens = math.min(burst, tokens + (now - at) / 1000 * rate) - tonumber(ARGV[6])
 local granted, wait = 0, 0
 if tokens >= wanted + reserve then
   tokens = tokens - wanted
@@ -38,7 +49,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], 120000)
-return {granted, wait, math.floor(tokens)}
+return {granted, wait, tostring(tokens)}
 """
 
 # KEYS[1] bucket; ARGV[1] seconds until the upstream's window resets.
@@ -74,6 +85,11 @@ class LocalBucket:
         self._at = time.monotonic()
         self._blocked_until = 0.0
 
+    def seed(self, tokens: float) -> None:
+        """Start from ``tokens`` now, instead of a full burst."""
+        with self._lock:
+            self._tokens, self._at = tokens, time.monotonic()
+
     def take(self, burst: float, rate: float, reserve: float = 0) -> Grant:
         with self._lock:
             now = time.monotonic()
@@ -94,12 +110,16 @@ class LocalBucket:
 
 
 class UpstreamBudget:
-    """Takes one token per upstream call; Redis-wide when shared, a worker's conservative share otherwise."""
+    """Takes one token per upstream call; Redis-wide when shared, this worker's share while Redis is away."""
 
     def __init__(self, shared: SharedRedis | None, workers: int):
         self._shared = shared
         self._workers = max(1, workers)
         self._local = LocalBucket()
+        self._lock = threading.Lock()
+        self._without_redis = False  # whether the last take was from the local bucket
+        self._seen: tuple[float, float] | None = None  # (tokens the shared bucket had left, when), at our last take
+        self._spent_locally = 0  # tokens taken from the local bucket, not yet taken out of the shared one
         if shared is not None:
             self._take_script = shared.client.register_script(_TAKE)
             self._drain_script = shared.client.register_script(_DRAIN)
@@ -109,17 +129,44 @@ class UpstreamBudget:
         burst, rate = shape(per_minute)
         if self._shared is None:
             return self._local.take(burst, rate, burst * reserve_share)
-        # While Redis is away each worker may spend only its share of the budget.
-        local_burst, local_rate = shape(max(1, per_minute // self._workers))
         return self._shared.run(
-            lambda: self._from_script(self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share])),
-            lambda: self._local.take(local_burst, local_rate, local_burst * reserve_share),
+            lambda: self._take_shared(burst, rate, reserve_share), lambda: self._take_local(burst, rate, reserve_share)
         )
 
-    @staticmethod
-    def _from_script(result) -> Grant:
-        granted, wait_ms, left = (int(value) for value in result)
-        return Grant(granted == 1, 0 if granted else max(1, math.ceil(wait_ms / 1000)), left)
+    def _level_seen(self, burst: float, rate: float) -> float:
+        """What the shared bucket would hold now had nobody taken from it since this worker last looked."""
+        if self._seen is None:
+            return burst
+        left, at = self._seen
+        return min(burst, left + (time.time() - at) * rate)
+
+    def _take_shared(self, burst: float, rate: float, reserve_share: float) -> Grant:
+        with self._lock:  # the debt is carried by one take only, even when several run at once
+            debt, self._spent_locally = self._spent_locally, 0
+            absent = self._level_seen(burst, rate) if self._without_redis else burst
+        try:
+            result = self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share, absent, debt])
+        except RedisError:
+            with self._lock:
+                self._spent_locally += debt
+            raise
+        granted, wait_ms, left = int(result[0]), int(result[1]), float(result[2])
+        with self._lock:
+            self._seen = (left, time.time())
+            self._without_redis = False
+        return Grant(granted == 1, 0 if granted else max(1, math.ceil(wait_ms / 1000)), max(0, int(left)))
+
+    def _take_local(self, burst: float, rate: float, reserve_share: float) -> Grant:
+        share_burst, share_rate = burst / self._workers, rate / self._workers
+        with self._lock:
+            if not self._without_redis:
+                self._without_redis = True
+                self._local.seed(self._level_seen(burst, rate) / self._workers)
+        grant = self._local.take(share_burst, share_rate, share_burst * reserve_share)
+        if grant.granted:
+            with self._lock:
+                self._spent_locally += 1
+        return grant
 
     def drain(self, seconds: int) -> None:
         """The upstream said 429: spend nothing more until its window resets."""

@@ -84,3 +84,17 @@ def test_a_clock_answering_past_boundaries_is_asked_at_most_once_a_minute(make_a
     time.now += timedelta(seconds=1)  # a minute after the ask
     eventually(lambda: clock.run_once() or sandbox.count(CLOCK) == 2)
     assert sandbox.count(CLOCK) == 2
+
+
+def test_an_ask_refused_by_the_budget_is_tried_again_within_the_minute(make_app, sandbox, rows):
+    rows.put("upstream", {"requests_per_minute": 4})  # a burst of 1, then a token every 20 s
+    sandbox.switches(now="2024-06-05T18:00:00Z", market="open")
+    app = make_app()  # its first clock ask took the one token
+    clock = app.extensions["opitios"].clock
+    clock.stop()  # the test makes the asks itself
+    time = SteppedTime(datetime.now(timezone.utc) + timedelta(hours=1))
+    clock.now = time
+    assert clock.run_once()  # due, and refused by opitios' own budget: no upstream call
+    assert sandbox.count(CLOCK) == 0
+    time.now += timedelta(seconds=21)  # past that refusal's Retry-After, well within the minute
+    assert clock.run_once()  # tried again: only an upstream call waits out the minute

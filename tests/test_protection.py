@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from opitios.upstream.budget import BudgetSpent
 from tests.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
@@ -128,6 +129,28 @@ def test_a_half_open_circuit_lets_exactly_one_probe_through_across_instances(mak
     assert all("circuit open" in answer.get_json()["error"]["message"] for answer in refused)
     assert all(int(answer.headers["Retry-After"]) >= 1 for answer in refused)
     assert instances[1].test_client().get("/api/v1/health/ready").get_json()["data"]["circuit"] == "open"
+
+
+def test_a_probe_refused_by_the_budget_leaves_the_circuit_half_open(make_app, sandbox, rows):
+    rows.put("upstream", {"circuit_failures": 1, "circuit_open_seconds": 60})
+    app = make_app()
+    client = app.test_client()
+    circuit = app.extensions["opitios.protection"].gate.circuit
+    clock = SteppedClock()
+    circuit.clock = clock
+    sandbox.switches(error_status=504, path_prefix=SNAPSHOTS)
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 504
+    clock.now += 61
+
+    def spent(probing):
+        raise BudgetSpent("opitios' request budget for the upstream is spent for now", retry_after=1)
+
+    with pytest.raises(BudgetSpent):
+        circuit.call(spent)  # the probe's turn, but the upstream is not asked
+    assert client.get("/api/v1/health/ready").get_json()["data"]["circuit"] == "half-open"
+    sandbox.switches(error_status=None)
+    assert client.get("/api/v1/stocks/MSFT/quote").status_code == 200  # the real probe
+    assert client.get("/api/v1/health/ready").get_json()["data"]["circuit"] == "closed"
 
 
 def test_errors_that_are_not_outages_leave_the_circuit_closed(make_app, sandbox):

@@ -4,7 +4,9 @@ No request asks the upstream clock or waits for it: requests read the state
 held here. A daemon thread asks the upstream when the state runs out (at its
 next open/close boundary), and never more than once a minute whatever the
 answer, so a clock that answers boundaries already past, fails or hangs costs
-at most one upstream call a minute. Before the first answer, and from a
+at most one upstream call a minute (an ask that opitios' own budget or circuit
+refuses makes no call, and is tried again as soon as it may succeed). Before
+the first answer, and from a
 boundary until the next answer, the state is ``unknown``, which caches with
 the shorter (open-market) TTLs.
 """
@@ -17,6 +19,8 @@ import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from opitios.upstream.breaker import CircuitOpen
+from opitios.upstream.budget import BudgetSpent
 from providers.base import MarketClock as ClockReading
 from providers.base import ProviderError
 
@@ -69,6 +73,12 @@ class MarketClock:
     def _ask(self) -> None:
         try:
             clock = self._read()
+        except (BudgetSpent, CircuitOpen) as refusal:
+            # Refused by opitios itself: no upstream call was made, so there is no minute to wait out;
+            # trying again when a token (or the probe) may be there keeps a busy budget from starving the clock.
+            self._next_ask = self.now() + timedelta(seconds=max(1, refusal.retry_after or 1))
+            log.debug("market clock not asked: %s", refusal.message)
+            return
         except ProviderError as error:
             log.warning("market clock unavailable (%s); market_status stays unknown, asking again in a minute", error.message)
             return

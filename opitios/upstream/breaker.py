@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from opitios import metrics
 from opitios.shared_redis import SharedRedis
+from opitios.upstream.budget import BudgetSpent
 from opitios.upstream.flight import SingleFlight
 from providers.base import UpstreamInvalidResponse, UpstreamServiceError, UpstreamTimeout
 
@@ -156,6 +157,8 @@ class Circuit:
             elif self._do(lambda state: state.failed(failures, self.clock())):
                 metrics.CIRCUIT_TRANSITIONS.labels(state="open").inc()
             raise
+        except BudgetSpent:
+            raise  # the upstream was not asked: it says nothing either way (a probe's claim is released below)
         except Exception:
             # Not an outage (a 401, a 429, a refused parameter): the upstream answered.
             self._answered(probing, reading)

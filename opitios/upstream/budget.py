@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from redis import RedisError
 
 from opitios.shared_redis import SharedRedis
+from providers.base import UpstreamRateLimited
 
 KEY = "opitios:v1:budget"
 
@@ -61,6 +62,10 @@ redis.call('HSET', KEYS[1], 'tokens', '0', 'at', now, 'blocked', blocked)
 redis.call('PEXPIRE', KEYS[1], math.max(120000, tonumber(ARGV[1]) * 1000 + 60000))
 return 1
 """
+
+
+class BudgetSpent(UpstreamRateLimited):
+    """opitios' own budget for the upstream is spent: the upstream is not asked."""
 
 
 def shape(per_minute: int) -> tuple[float, float]:

@@ -187,6 +187,7 @@ class Run:
                 time.sleep(max(0.0, started + second - time.monotonic()))
                 self.apply(change)
                 self.phase, self.phase_starts[name] = name, time.monotonic()
+                self.log_marks[name] = self.gateway.log_size()
                 print(f"faults: {second:3d} s  {name}", flush=True)
                 if change == "end":
                     break
@@ -242,6 +243,14 @@ class Run:
     def log_lines(self, needle: str, start: str | None = None) -> int:
         return self.gateway.log_since(self.log_marks.get(start, 0) if start else 0).count(needle)
 
+    def booted_between(self, phase: str, next_phase: str) -> int:
+        """gunicorn workers booted during a phase (recycled after max_requests: a request may wait on one)."""
+        text = self.gateway.log_since(self.log_marks.get(phase, 0))
+        end = self.log_marks.get(next_phase)
+        if end is not None:
+            text = text[: max(0, end - self.log_marks.get(phase, 0))]
+        return text.count("Booting worker with pid")
+
     def warnings(self) -> Counter:
         """opitios's warning and error lines, by message (numbers and ids blanked, so alike lines add up)."""
         found = Counter()
@@ -255,6 +264,12 @@ class Run:
         return found
 
 
+def percentile(sorted_ms: list[float], share: float) -> str:
+    if not sorted_ms:
+        return "-"
+    return f"{sorted_ms[min(len(sorted_ms) - 1, int(share * len(sorted_ms)))]:.0f} ms"
+
+
 def report(run: Run, seconds: float) -> bool:
     records = run.records
     print(f"\nfaults: {len(records)} answers in {seconds:.0f} s; budget {BUDGET} upstream calls a minute, circuit open "
@@ -262,19 +277,20 @@ def report(run: Run, seconds: float) -> bool:
     print("429u: UPSTREAM_RATE_LIMITED (the budget is spent, no stale answer); 429c: RATE_LIMIT_EXCEEDED (client limit);")
     print("cold quotes (4/s, each an upstream call) ask more than the budget refills, so the budget is always binding.\n")
     print(f"{'phase':30} {'answers':>7} {'2xx':>6} {'404':>5} {'429u':>5} {'429c':>5} {'5xx':>4} {'stale':>6} "
-          f"{'HIT p50':>8} {'HIT max':>8} {'calls':>6} {'clock':>5}")
+          f"{'HIT p50':>8} {'HIT p99':>8} {'HIT max':>8} {'calls':>6} {'clock':>5} {'boots':>5}")
     ends = [run.phase_starts.get(name) for _, name, _ in SCHEDULE[1:]]
-    for (_, name, _), end in zip(SCHEDULE[:-1], ends):
+    for (_, name, _), end, (_, next_name, _) in zip(SCHEDULE[:-1], ends, SCHEDULE[1:]):
         mine = [r for r in records if r["phase"] == name]
         hits = sorted(r["seconds"] * 1000 for r in mine if r.get("header") == "HIT")
         statuses = Counter(r["status"] for r in mine)
         codes = Counter(r.get("code") for r in mine if r["status"] == 429)
         calls, clock = run.calls_between(run.phase_starts.get(name, 0), end or float("inf"))
+        boots = run.booted_between(name, next_name)
         print(f"{name:30} {len(mine):7d} {sum(n for s, n in statuses.items() if 200 <= s < 300):6d} {statuses[404]:5d} "
               f"{codes['UPSTREAM_RATE_LIMITED']:5d} {codes['RATE_LIMIT_EXCEEDED']:5d} "
               f"{sum(n for s, n in statuses.items() if s >= 500):4d} {sum(1 for r in mine if r.get('cache') == 'stale'):6d} "
-              f"{(f'{hits[len(hits) // 2]:.0f} ms' if hits else '-'):>8} {(f'{hits[-1]:.0f} ms' if hits else '-'):>8} "
-              f"{calls:6d} {clock:5d}")
+              f"{percentile(hits, 0.5):>8} {percentile(hits, 0.99):>8} {percentile(hits, 1.0):>8} "
+              f"{calls:6d} {clock:5d} {boots:5d}")
     server_errors = Counter(r.get("code") for r in records if r["status"] >= 500)
     no_answer = Counter(r["error"] for r in records if r["status"] == 0)
     stale = [r for r in records if r.get("cache") == "stale"]

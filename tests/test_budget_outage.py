@@ -55,3 +55,17 @@ def test_the_budget_holds_through_a_redis_outage_and_an_empty_restart(make_app, 
     # The load did reach the upstream ("no data" for these symbols): the burst, less the start-up clock asks.
     assert statuses.count(404) >= burst - len(workers)
     assert set(statuses) == {404, 429}
+
+
+def test_a_worker_that_starts_while_redis_is_away_takes_no_fresh_burst(make_app, sandbox, rows, redis_server):
+    rows.put("upstream", {"requests_per_minute": PER_MINUTE})
+    rows.put("cache_ttl", {"refresh_ahead_window": 0})
+    redis_server.kill()  # say, gunicorn recycles a worker during an outage
+    started = time.monotonic()
+    worker = make_app(REDIS_URL=redis_server.url, OPITIOS_WORKERS="2").test_client()
+    statuses = [worker.get(f"/api/v1/stocks/S{number}/quote").status_code for number in range(12)]
+    elapsed = time.monotonic() - started
+    _, rate = shape(PER_MINUTE)
+    # It cannot know what the shared bucket has left, so it starts from nothing and earns its share's refill.
+    assert sandbox.count() <= 1 + rate / 2 * elapsed
+    assert 429 in statuses

@@ -7,10 +7,11 @@ upstream's own reset time.
 
 Through a Redis outage the bucket stays one bucket, so the bound holds across
 it: each worker goes on with its share (1/workers of the burst and of the
-refill) of what the shared bucket had left when it last saw it, not with a
-full burst; on its way back it takes what it spent meanwhile out of the shared
-bucket, and a shared bucket that came back empty is started from what it
-would hold had Redis kept it, not from a full burst.
+refill) of what the shared bucket had left when it last saw it (nothing, if
+it never saw it), not with a full burst; on its way back it takes what it spent meanwhile out of the shared
+bucket, and a shared bucket that came back empty is started from this
+worker's own level times the number of workers (as if each had spent alike),
+not from a full burst.
 """
 
 from __future__ import annotations
@@ -28,19 +29,20 @@ from providers.base import UpstreamRateLimited
 KEY = "opitios:v1:budget"
 
 # KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others, tokens
-# of a bucket that does not exist (yet, or any more), tokens spent meanwhile without Redis.
-# Returns {granted, wait ms, tokens left (as text: Redis would truncate a number)}.
+# of a bucket that does not exist (yet, or any more), tokens spent without Redis to take out of one
+# that does. Returns {granted, wait ms, tokens left (as text: Redis would truncate a number)}.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local burst, rate, wanted, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked')
-local tokens = tonumber(state[1]) or tonumber(ARGV[5])
-local at = tonumber(state[2]) or now
 local blocked = tonumber(state[3]) or 0
 if now < blocked then return {0, blocked - now, '0'} end
--- A debt may take the level below zero: it is paid back by waiting, as if spent here.
-tokens = math.min(burst, tokens + (now - at) / 1000 * rate) - tonumber(ARGV[6])
+local tokens = tonumber(ARGV[5])
+if state[1] then
+  -- A debt may take the level below zero: it is paid back by waiting, as if spent here.
+  tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) / 1000 * rate) - tonumber(ARGV[6])
+end
 local granted, wait = 0, 0
 if tokens >= wanted + reserve then
   tokens = tokens - wanted
@@ -95,6 +97,13 @@ class LocalBucket:
         with self._lock:
             self._tokens, self._at = tokens, time.monotonic()
 
+    def level(self, burst: float, rate: float) -> float:
+        """The tokens it holds now, refill included (a full burst if never used)."""
+        with self._lock:
+            if self._tokens is None:
+                return burst
+            return min(burst, self._tokens + (time.monotonic() - self._at) * rate)
+
     def take(self, burst: float, rate: float, reserve: float = 0) -> Grant:
         with self._lock:
             now = time.monotonic()
@@ -141,14 +150,21 @@ class UpstreamBudget:
     def _level_seen(self, burst: float, rate: float) -> float:
         """What the shared bucket would hold now had nobody taken from it since this worker last looked."""
         if self._seen is None:
-            return burst
+            # Never looked (started while Redis was away, say a recycled worker): the others may have
+            # spent it all, so nothing; the refill is all this worker may count on.
+            return 0.0
         left, at = self._seen
         return min(burst, left + (time.time() - at) * rate)
 
     def _take_shared(self, burst: float, rate: float, reserve_share: float) -> Grant:
         with self._lock:  # the debt is carried by one take only, even when several run at once
             debt, self._spent_locally = self._spent_locally, 0
-            absent = self._level_seen(burst, rate) if self._without_redis else burst
+            absent = burst
+            if self._without_redis:
+                # Redis came back without the bucket: start it from what this worker holds, as if every
+                # worker (one recycled meanwhile included) had spent alike; never from a full burst.
+                share = self._local.level(burst / self._workers, rate / self._workers)
+                absent = min(burst, max(0.0, share) * self._workers)
         try:
             result = self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share, absent, debt])
         except RedisError:

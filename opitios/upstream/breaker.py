@@ -113,6 +113,8 @@ class _LocalState:
 
 
 class Circuit:
+    """Consecutive outages open it; after the open period one probe, claimed across workers, decides."""
+
     def __init__(
         self,
         shared: SharedRedis | None,
@@ -138,7 +140,7 @@ class Circuit:
         settings = self._settings()
         failures, open_seconds = settings["circuit_failures"], settings["circuit_open_seconds"]
         now = self.clock()
-        reading = self._do(lambda state: state.read())
+        reading = self._do(lambda store: store.read())
         state = reading.state(now, open_seconds)
         if state == "open":
             raise self._refusal(math.ceil(reading.opened_at + open_seconds - now))
@@ -152,9 +154,9 @@ class Circuit:
             result = function(probing)
         except OUTAGES:
             if probing:
-                self._do(lambda state: state.opened(self.clock()))
+                self._do(lambda store: store.opened(self.clock()))
                 metrics.CIRCUIT_TRANSITIONS.labels(state="open").inc()
-            elif self._do(lambda state: state.failed(failures, self.clock())):
+            elif self._do(lambda store: store.failed(failures, self.clock())):
                 metrics.CIRCUIT_TRANSITIONS.labels(state="open").inc()
             raise
         except BudgetSpent:
@@ -172,10 +174,10 @@ class Circuit:
 
     def _answered(self, probing: bool, reading: Reading) -> None:
         if probing:
-            self._do(lambda state: state.closed())
+            self._do(lambda store: store.closed())
             metrics.CIRCUIT_TRANSITIONS.labels(state="closed").inc()
         elif reading.failures:
-            self._do(lambda state: state.succeeded())
+            self._do(lambda store: store.succeeded())
 
     @staticmethod
     def _refusal(retry_after: int) -> CircuitOpen:
@@ -186,7 +188,7 @@ class Circuit:
     def state(self) -> str:
         """``closed``, ``half-open`` or ``open``, as this worker sees it."""
         open_seconds = self._settings()["circuit_open_seconds"]
-        return self._do(lambda state: state.read()).state(self.clock(), open_seconds)
+        return self._do(lambda store: store.read()).state(self.clock(), open_seconds)
 
     def state_number(self) -> int:
         return STATES[self.state()]

@@ -8,10 +8,11 @@ upstream's own reset time.
 Through a Redis outage the bucket stays one bucket, so the bound holds across
 it: each worker goes on with its share (1/workers of the burst and of the
 refill) of what the shared bucket had left when it last saw it (nothing, if
-it never saw it), not with a full burst; on its way back it takes what it spent meanwhile out of the shared
-bucket, and a shared bucket that came back empty is started from this
-worker's own level times the number of workers (as if each had spent alike),
-not from a full burst.
+it never saw it), not with a full burst; on its way back it takes what it
+spent meanwhile out of the shared bucket. A shared bucket that Redis lost is
+rebuilt by the first worker back from its own level, counting every worker
+at that level, and each worker that comes back later puts its own level in
+place of that guess; never from a full burst.
 """
 
 from __future__ import annotations
@@ -28,20 +29,31 @@ from providers.base import UpstreamRateLimited
 
 KEY = "opitios:v1:budget"
 
-# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others, tokens
-# of a bucket that does not exist (yet, or any more), tokens spent without Redis to take out of one
-# that does. Returns {granted, wait ms, tokens left (as text: Redis would truncate a number)}.
+# KEYS[1] bucket; ARGV: burst, refill per second, tokens wanted, tokens to leave for others, then for a
+# worker back from its own bucket (ARGV[5] = 1): the level of its own bucket, what it spent from it,
+# the number of workers, and the Redis time of its last take here (0: none).
+# Returns {granted, wait ms, tokens left (as text: Redis would truncate a number), Redis time ms}.
 _TAKE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) * 1000 + math.floor(tonumber(now_parts[2]) / 1000)
 local burst, rate, wanted, reserve = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked')
+local back, own, spent = ARGV[5] == '1', tonumber(ARGV[6]), tonumber(ARGV[7])
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'at', 'blocked', 'assumed', 'reborn')
 local blocked = tonumber(state[3]) or 0
-if now < blocked then return {0, blocked - now, '0'} end
-local tokens = tonumber(ARGV[5])
-if state[1] then
-  -- A debt may take the level below zero: it is paid back by waiting, as if spent here.
-  tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) / 1000 * rate) - tonumber(ARGV[6])
+if now < blocked then return {0, blocked - now, '0', now} end
+local tokens = burst
+if not state[1] and back then
+  -- Redis lost the bucket while workers spent from their own: rebuild it from this worker's level,
+  -- counting every worker at that level until each comes back with its own.
+  tokens = math.min(burst, math.max(0, own) * tonumber(ARGV[8]))
+  redis.call('HSET', KEYS[1], 'assumed', tostring(own), 'reborn', now)
+elseif state[1] then
+  tokens = math.min(burst, tonumber(state[1]) + (now - tonumber(state[2])) / 1000 * rate)
+  if back and state[5] and tonumber(state[5]) > tonumber(ARGV[9]) then
+    tokens = tokens + own - tonumber(state[4])  -- rebuilt while this worker was away: correct its count
+  elseif back then
+    tokens = tokens - spent  -- may go below zero: paid back by waiting, as if spent here
+  end
 end
 local granted, wait = 0, 0
 if tokens >= wanted + reserve then
@@ -52,7 +64,7 @@ else
 end
 redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', now)
 redis.call('PEXPIRE', KEYS[1], 120000)
-return {granted, wait, tostring(tokens)}
+return {granted, wait, tostring(tokens), now}
 """
 
 # KEYS[1] bucket; ARGV[1] seconds until the upstream's window resets.
@@ -133,6 +145,7 @@ class UpstreamBudget:
         self._lock = threading.Lock()
         self._without_redis = False  # whether the last take was from the local bucket
         self._seen: tuple[float, float] | None = None  # (tokens the shared bucket had left, when), at our last take
+        self._last_take_ms = 0  # the Redis time of our last take there
         self._spent_locally = 0  # tokens taken from the local bucket, not yet taken out of the shared one
         if shared is not None:
             self._take_script = shared.client.register_script(_TAKE)
@@ -157,23 +170,19 @@ class UpstreamBudget:
         return min(burst, left + (time.time() - at) * rate)
 
     def _take_shared(self, burst: float, rate: float, reserve_share: float) -> Grant:
-        with self._lock:  # the debt is carried by one take only, even when several run at once
-            debt, self._spent_locally = self._spent_locally, 0
-            absent = burst
-            if self._without_redis:
-                # Redis came back without the bucket: start it from what this worker holds, as if every
-                # worker (one recycled meanwhile included) had spent alike; never from a full burst.
-                share = self._local.level(burst / self._workers, rate / self._workers)
-                absent = min(burst, max(0.0, share) * self._workers)
+        with self._lock:  # what was spent alone is carried back by one take only, even when several run at once
+            back, debt, self._spent_locally = self._without_redis, self._spent_locally, 0
+            own = self._local.level(burst / self._workers, rate / self._workers) if back else 0.0
+        args = [burst, rate, 1, burst * reserve_share, int(back), own, debt, self._workers, self._last_take_ms]
         try:
-            result = self._take_script(keys=[KEY], args=[burst, rate, 1, burst * reserve_share, absent, debt])
+            result = self._take_script(keys=[KEY], args=args)
         except RedisError:
             with self._lock:
                 self._spent_locally += debt
             raise
         granted, wait_ms, left = int(result[0]), int(result[1]), float(result[2])
         with self._lock:
-            self._seen = (left, time.time())
+            self._seen, self._last_take_ms = (left, time.time()), int(result[3])
             self._without_redis = False
         return Grant(granted == 1, 0 if granted else max(1, math.ceil(wait_ms / 1000)), max(0, int(left)))
 

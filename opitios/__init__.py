@@ -110,10 +110,12 @@ def _protection(app: Flask, runtime):
     app.extensions["opitios.redis"] = shared
     timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
     budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])
+    flight = SingleFlight(shared, lease_seconds=timeout + 1)
+    circuit = Circuit(shared, flight, lambda: runtime.section("upstream"))
     return Protection(
         store=CacheStore(app, shared),
-        flight=SingleFlight(shared, lease_seconds=timeout + 1),
-        gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
+        flight=flight,
+        gate=UpstreamGate(budget, circuit, runtime, timeout),
         config=runtime,
         wait_seconds=timeout + 1,
         interest=Interest(shared) if shared else None,
@@ -121,12 +123,13 @@ def _protection(app: Flask, runtime):
 
 
 def stop_background(app: Flask) -> None:
-    """Stop the app's background threads and close its database and Redis connections."""
+    """Stop the app's background threads (configuration, limit sync, refresh-ahead, market clock, error log) and close its connections."""
     from opitios.access.limits import stop_limiter
 
     app.extensions["opitios.config"].stop()
     stop_limiter(app.extensions["opitios.limiter"])
     app.extensions["opitios"].cached.ahead.stop()
+    app.extensions["opitios"].clock.stop()
     app.extensions["opitios.error_log"].flush(timeout=2)
     app.extensions["opitios.error_log"].stop()
     app.extensions["opitios.engine"].dispose()

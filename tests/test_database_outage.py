@@ -1,5 +1,7 @@
 """With PostgreSQL gone, market data keeps flowing on the last good configuration; when it is back, all resumes."""
 
+import logging
+
 import pytest
 from sqlalchemy import select, text, update
 
@@ -86,3 +88,42 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     with postgres.connect() as connection:
         endpoints = connection.execute(select(ErrorLog.endpoint)).scalars().all()
     assert "/back-again" in endpoints and "/nope" not in endpoints
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_outage_is_logged_once_then_at_most_once_a_minute(make_app, postgres, proxy, caplog):
+    key, _ = create_key(postgres, "quiet outage", ["read"])
+    app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
+    client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = key
+    clock = SteppedClock()
+    app.extensions["opitios.keys"].clock = clock
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200  # verified while the database is up
+    caplog.set_level(logging.INFO, logger="opitios.access.keys")
+
+    def logged(text):
+        return [r.getMessage() for r in caplog.records if r.name == "opitios.access.keys" and text in r.getMessage()]
+
+    proxy.stop()
+    for _ in range(6):  # 50 s of requests, each past the remembered verdict, so each asks the database
+        clock.now += 10
+        assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("keeping the last verdict")) == 1  # the change, once
+    clock.now += 10  # a minute after that line
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("keeping the last verdict")) == 2
+
+    proxy.start()
+    clock.now += 10
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("database reachable again")) == 1
+    assert len(logged("keeping the last verdict")) == 2

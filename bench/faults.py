@@ -24,14 +24,14 @@ from datetime import datetime, timedelta, timezone
 import requests
 from sqlalchemy import text, update
 
-from bench.redis_server import RedisServer
-from bench.servers import GunicornServer
+from harness.redis_server import RedisServer
+from harness.servers import GunicornServer
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration
 from sandbox.client import SandboxServer
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
 
 SCHEMA = "opitios_fault_run"
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:{port}/test?options=-csearch_path%3D" + SCHEMA

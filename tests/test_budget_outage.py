@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from bench.redis_server import RedisServer
+from harness.redis_server import RedisServer
 from opitios.upstream.budget import shape
 
 PER_MINUTE = 40  # a burst of 10, then 30 more over the minute

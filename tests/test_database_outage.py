@@ -9,7 +9,7 @@ from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration, ErrorLog
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:{port}/test?options=-csearch_path%3Dopitios_outage_test"

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from tests.redis_server import RedisServer
+from harness.redis_server import RedisServer
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
 BATCH = "/api/v1/stocks/quotes/batch"

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from opitios.upstream.budget import BudgetSpent
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -98,7 +98,8 @@ class SteppedClock:
 
 def test_a_half_open_circuit_lets_exactly_one_probe_through_across_instances(make_app, sandbox, rows, redis_url):
     rows.put("upstream", {"circuit_open_seconds": 60})
-    instances = [make_app(REDIS_URL=redis_url) for _ in range(2)]  # two instances, one Redis
+    # Two instances, one Redis; the probe is to fail at the upstream timeout, so these set a short one.
+    instances = [make_app(REDIS_URL=redis_url, OPITIOS_UPSTREAM_TIMEOUT="2") for _ in range(2)]
     clock = SteppedClock()
     for app in instances:
         app.extensions["opitios.protection"].gate.circuit.clock = clock

@@ -206,7 +206,7 @@ def test_the_control_url_the_banner_shows_lists_the_endpoints(sandbox):
 
     assert response.status_code == 200
     assert response.json()["endpoints"] == {
-        "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["GET"],
+        "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["DELETE", "GET"],
         "/_sandbox/reset": ["POST"], "/_sandbox/stream": ["GET", "POST"], "/_sandbox/switches": ["GET", "POST"],
     }
 

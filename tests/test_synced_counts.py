@@ -20,7 +20,7 @@ from opitios.access.keys import create_key
 from opitios.access.synced_counts import SyncedStorage
 from opitios.db import make_engine
 from opitios.shared_redis import SharedRedis
-from tests.redis_server import RedisServer
+from harness.redis_server import RedisServer
 from tests.limit_sync import counts_shared
 from tests.waiting import eventually
 

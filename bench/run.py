@@ -43,6 +43,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="connections in (a), (b), (c) (default 64)")
     parser.add_argument("--stress-connections", type=int, default=500, help="connections in (e) (default 500)")
     parser.add_argument("--stress-duration", type=int, default=30, help="seconds of each phase of (e) (default 30)")
+    parser.add_argument("--round-robin-symbols", type=int, default=500,
+                        help="distinct symbols (b) asks for in turn, all known to the sandbox (default 500)")
     parser.add_argument("--burst-requests", type=int, default=1000, help="requests fired at once in (d) (default 1000)")
     parser.add_argument("--burst-symbols", type=int, default=500, help="distinct symbols among them (default 500)")
     parser.add_argument("--upstream-latency-ms", type=int, default=50,
@@ -105,7 +107,7 @@ class Bench:
         self.wrk = wrk
         self.args = args
         catalog = sandbox.catalog()
-        # NULLSNAP has no data by design (a 404); every other catalog stock has a quote.
+        # NULLSNAP has no data by design (a 404); every other catalog stock (named or generated) has a quote.
         self.known = [symbol for symbol in catalog["stocks"] if symbol != catalog["special"]["null_snapshot"]]
         self.checks: dict[str, object] = {}
 
@@ -186,8 +188,11 @@ class Bench:
         )
 
     def round_robin(self) -> Scenario:
-        paths = [quote_path(symbol) for symbol in self.known]
-        self.warm([Request("POST", BATCH, json.dumps({"symbols": chunk}).encode()) for chunk in self._chunks(self.known)])
+        symbols = self.known[:self.args.round_robin_symbols]
+        if len(symbols) < self.args.round_robin_symbols:
+            raise RuntimeError(f"(b) asks for {self.args.round_robin_symbols} symbols; the sandbox has {len(symbols)} quotes")
+        paths = [quote_path(symbol) for symbol in symbols]
+        self.warm([Request("POST", BATCH, json.dumps({"symbols": chunk}).encode()) for chunk in self._chunks(symbols)])
         script = generators.write_script("roundrobin.lua", generators.roundrobin_lua(paths))
         traffic = Traffic([Request("GET", path) for path in paths], script)
         scenario = self.side_by_side(
@@ -344,6 +349,7 @@ def machine(args: argparse.Namespace, generator: str) -> dict:
         "duration_s": args.duration,
         "concurrency": args.concurrency,
         "stress": {"connections": args.stress_connections, "duration_s": args.stress_duration},
+        "round_robin_symbols": args.round_robin_symbols,
         "burst": {"requests": args.burst_requests, "symbols": args.burst_symbols},
         "upstream_latency_ms": args.upstream_latency_ms,
         "sandbox_market": args.market,

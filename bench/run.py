@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+from bench import chart
 from bench import load as generators
 from bench import pyspy
 from bench.bare import BODY_BYTES
@@ -58,6 +59,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="after the scenarios, repeat (a) on opitios alone under py-spy (pip install py-spy)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/opitios-bench.json"), help="JSON results file")
+    parser.add_argument("--chart", type=Path, default=ROOT / "benchmarks.png",
+                        help="the run's picture, PNG (default benchmarks.png beside BENCHMARKS.md)")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown or not args.scenarios:
@@ -435,9 +438,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(wall_seconds=round(time.monotonic() - began, 1), processes_left_behind=left)
     ordered = [scenarios[letter] for letter in SCENARIOS if letter in scenarios]
     print()
-    print(f"opitios vs bare Flask, {summary['date_utc']}, {summary['nproc']} cores, {args.workers} gevent workers each, "
-          f"{summary['generator']}, sandbox latency {args.upstream_latency_ms} ms, market {args.market}, "
-          f"upstream budget {budget}/min, bare body {BODY_BYTES} bytes")
+    headline = (f"opitios vs bare Flask, {summary['date_utc']}, {summary['nproc']} cores, {args.workers} gevent workers "
+                f"each, {summary['generator']}, sandbox latency {args.upstream_latency_ms} ms, market {args.market}")
+    print(f"{headline}, upstream budget {budget}/min, bare body {BODY_BYTES} bytes")
     print(table(ordered))
     print()
     print(details(ordered))
@@ -445,8 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         summary["profile"] = profile
         print("\nprofile of (a), repeated on opitios alone with py-spy attached:")
         print(pyspy.render(profile) if "error" not in profile else f"  {profile['error']}")
+    summary["chart"] = str(chart.render(ordered, args.chart, headline))
     write_json(args.out, summary, ordered)
-    print(f"\nJSON: {args.out}  (whole run {summary['wall_seconds']} s; "
+    print(f"\nChart: {summary['chart']}")
+    print(f"JSON: {args.out}  (whole run {summary['wall_seconds']} s; "
           f"processes left behind: {', '.join(map(str, left)) or 'none'})")
     return 0
 

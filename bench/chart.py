@@ -25,7 +25,7 @@ def render(scenarios: list[Scenario], path: Path, title: str) -> Path:
     labels = ["\n".join(wrap(f"({scenario.key}) {scenario.title}", 16)) for scenario in scenarios]
     _throughput(throughput, scenarios, labels)
     _latency(latency, scenarios, labels)
-    figure.legend(*throughput.get_legend_handles_labels(), loc="outside upper right", ncols=2, fontsize=8)
+    throughput.legend(loc="upper left", fontsize=8)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=100, metadata={"Software": None})  # no version stamp: a rerun differs by its numbers only
     return path

@@ -78,8 +78,8 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = Tr
     request_id.init_app(app)
     logs.init_app(app)
     body_limit.init_app(app)  # the size decision before any authentication or limiter work
-    hygiene.init_app(app)  # both before the limiter: its hooks must see the client, and
-    auth.init_app(app)  # the hygiene hook must run after it has written its headers
+    hygiene.init_app(app)  # both before the limiter: a preflight is answered before it,
+    auth.init_app(app)  # and its hooks must see the client
     routes.register_blueprints(app)
     app.extensions["opitios.limiter"] = init_limiter(app, app.extensions["opitios.redis"], routes.client_blueprints())
     errors.register_error_handlers(app)

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TypeVar
 
-from flask import Blueprint, Flask, current_app, g, request
-from flask_limiter import HeaderNames, Limiter
+from flask import Blueprint, Flask, Response, current_app, g, request
+from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
 from opitios.access.synced_counts import SyncedStorage
@@ -80,10 +80,10 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
         key_prefix=shared.key("limits") if shared is not None else "limits",
         # A refused hit costs nothing and window edges allow no double burst.
         strategy="sliding-window-counter",
-        headers_enabled=True,
-        # Retry-After is the contract's for 429 and 503 only; the error handler sets it for this
-        # limit's 429, and the upstream's 429/503 keep their own.
-        header_name_mapping={HeaderNames.RETRY_AFTER: "X-RateLimit-Retry-After"},
+        # Flask-Limiter writes a retry time with its X-RateLimit-* headers on every answer, and
+        # Retry-After is the contract's for 429 and 503 only: the headers are written below instead,
+        # and the error handler sets Retry-After for this limit's 429.
+        headers_enabled=False,
         # The storage rides out a Redis outage itself, so any exception here is a bug of ours: it must
         # surface (a 500 in the envelope, logged), never switch the limiter to other counts or off.
         in_memory_fallback_enabled=False,
@@ -92,7 +92,18 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
     shared = limiter.shared_limit(client_limits, scope="clients", cost=request_cost)
     for blueprint in limited:
         shared(blueprint)
+    app.after_request(lambda response: _limit_headers(limiter, response))
     return limiter
+
+
+def _limit_headers(limiter: Limiter, response: Response) -> Response:
+    """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
+    current = limiter.current_limit
+    if current is not None:
+        response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+        response.headers["X-RateLimit-Remaining"] = str(current.remaining)
+        response.headers["X-RateLimit-Reset"] = str(current.reset_at)
+    return response
 
 
 def stop_limiter(limiter: Limiter) -> None:

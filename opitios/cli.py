@@ -16,13 +16,16 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from opitios import create_app, migrate
+from opitios import migrate
 from opitios.access.keys import create_key, list_keys, revoke_key
+from opitios.app import create_app, stop_background
 from opitios.config import settings_from_env
 from opitios.db import database_url, make_engine
 from opitios.models import ApiConfiguration, ErrorLog
+from opitios.openapi import build_spec
 from opitios.registry import available
 from opitios.runtime.schema import DEFAULTS, validate_section
+from opitios.stream.streamer import serve
 
 
 @click.group()
@@ -50,8 +53,6 @@ def _fail(message: str) -> None:
 @main.command("openapi")
 def openapi_command() -> None:
     """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`."""
-    from opitios.openapi import build_spec
-
     app = create_app(connect=False)  # the routes and schemas only: the description needs no database
     with app.app_context():
         click.echo(json.dumps(build_spec(app), indent=2))
@@ -70,9 +71,6 @@ def stream_command() -> None:
 
     Run one per instance: they share a lease in Redis and only its holder connects.
     """
-    from opitios import stop_background
-    from opitios.stream.streamer import serve
-
     app = create_app()
     try:
         serve(app)

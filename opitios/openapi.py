@@ -10,7 +10,7 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from opitios import __version__, openapi_examples
+from opitios import extensions, openapi_examples
 from opitios.errors import ERRORS
 from opitios.openapi_operations import DOCUMENT, MARKET, OPERATIONS, TRADING, Operation
 from opitios.openapi_rules import DECIMAL, cross_field_rules, order_rules, symbol_list_pattern, symbol_pattern, told
@@ -19,6 +19,7 @@ from opitios.schemas.batches import OneOf
 from opitios.schemas.common import MAX_SYMBOLS, DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
 from opitios.schemas.envelopes import ErrorEnvelopeSchema, MarketMetadataSchema, MetadataSchema, TradingMetadataSchema
 from opitios.schemas.trading import OptionOrderArgs, OrderArgs, StockOrderArgs
+from opitios.version import __version__
 
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
 SYMBOL_EXAMPLES = {"stock": "AAPL", "option": "AAPL261127C00190000"}
@@ -83,7 +84,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title="opitios", version=__version__, openapi_version=OPENAPI_VERSION,
         plugins=[FlaskPlugin(), marshmallow], info={"description": DESCRIPTION},
     )
-    _describe_custom_fields(marshmallow, app.extensions["opitios.config"].section("limits")["max_batch_symbols"])
+    _describe_custom_fields(marshmallow, extensions.of(app).runtime.section("limits")["max_batch_symbols"])
     spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer", "description": "the same API key"})
     for name, (description, schema, required) in HEADERS.items():

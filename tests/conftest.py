@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, text, update
 from flask.testing import FlaskClient
 
 from harness.namespace import TEST_REDIS_URL, forget, new_prefix
-from opitios import create_app, stop_background
+from opitios.app import create_app, stop_background
 from opitios.access.keys import create_key
 from opitios.cli import main
 from opitios.db import make_engine

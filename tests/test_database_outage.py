@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select, text, update
 
+from opitios import extensions
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
@@ -62,7 +63,7 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = key  # a key of this database, verified before the outage
-    writer = app.extensions["opitios.error_log"]
+    writer = extensions.of(app).error_log
     assert readiness(client)[0] == 200
     assert batch_status(client, 3) == 400  # the database's limit (2) is in force
 

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from opitios import extensions
 from opitios.cli import main
 from opitios.errors import ERRORS
 from opitios.openapi_examples import ANSWERS, BODIES
@@ -257,7 +258,7 @@ def test_the_spec_states_the_batch_limit_in_force(make_app, rows):
     assert served["components"]["schemas"]["StockBatchBodyArgs"]["properties"]["symbols"]["maxItems"] == 20
 
     rows.put("limits", {"max_batch_symbols": 5})
-    app.extensions["opitios.config"].refresh()  # what every worker does within config_refresh_seconds
+    extensions.of(app).runtime.refresh()  # what every worker does within config_refresh_seconds
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     api = schemathesis.openapi.from_dict(spec)
 

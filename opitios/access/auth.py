@@ -7,9 +7,10 @@ trading always needs ``trade``; ``admin`` allows everything. Operations
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
-from opitios.access.keys import KeysUnavailable, KeyVerifier
+from opitios import extensions
+from opitios.access.keys import KeysUnavailable
 from opitios.errors import ApiError
 
 # Blueprint → the scope its routes need.
@@ -34,14 +35,13 @@ def _authenticate() -> None:
         return
     key = presented_key()
     if key is not None:
-        verifier: KeyVerifier = current_app.extensions["opitios.keys"]
         try:
-            g.client = verifier.verify(key)
+            g.client = extensions.current().keys.verify(key)
         except KeysUnavailable:
             raise ApiError("SERVICE_NOT_READY", "API keys cannot be verified right now; retry shortly") from None
         if g.client is None:
             raise ApiError("INVALID_API_KEY", "The API key is not valid (unknown, malformed or revoked)")
-    public = current_app.extensions["opitios.config"].section("access")["public_market_data"]
+    public = extensions.current().runtime.section("access")["public_market_data"]
     if g.client is None:
         if needed == "read" and public:
             return

@@ -17,8 +17,10 @@ from flask import Blueprint, Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from opitios import extensions
 from opitios.access.synced_counts import SyncedStorage
 from opitios.errors import ApiError
+from opitios.runtime.refresh import RuntimeConfig
 from opitios.shared_redis import SharedRedis
 
 F = TypeVar("F", bound=Callable)
@@ -30,7 +32,7 @@ def client_key() -> str:
 
 
 def client_limits() -> str:
-    limits = current_app.extensions["opitios.config"].section("rate_limits")
+    limits = extensions.current().runtime.section("rate_limits")
     if g.get("client") is not None:
         return f"{limits['keyed_per_hour']}/hour;{limits['keyed_per_minute']}/minute"
     return f"{limits['anonymous_per_hour']}/hour"
@@ -64,11 +66,10 @@ def request_cost() -> int:
         return 1
 
 
-def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint]) -> Limiter:
-    runtime = app.extensions["opitios.config"]
-    limiter = Limiter(
+def client_limiter(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> Limiter:
+    """The limiter, not yet bound: ``bind_limiter`` binds it once authentication's hook is registered."""
+    return Limiter(
         client_key,
-        app=app,
         storage_uri=f"synced+{shared.url}" if shared is not None else "memory://",
         # The worker's Redis (its one bounded pool and its view of Redis's health), the share each
         # worker may spend while Redis is away, and the sync interval in force.
@@ -89,11 +90,16 @@ def init_limiter(app: Flask, shared: SharedRedis | None, limited: list[Blueprint
         in_memory_fallback_enabled=False,
         swallow_errors=False,
     )
+
+
+def bind_limiter(app: Flask, limited: list[Blueprint]) -> None:
+    """Count the clients of ``limited`` routes, and write their limit's headers; after authentication's hook."""
+    limiter = extensions.of(app).limiter
+    limiter.init_app(app)
     shared = limiter.shared_limit(client_limits, scope="clients", cost=request_cost)
     for blueprint in limited:
         shared(blueprint)
     app.after_request(lambda response: _limit_headers(limiter, response))
-    return limiter
 
 
 def _limit_headers(limiter: Limiter, response: Response) -> Response:

@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, Response, abort, current_app, send_from_directory, url_for
 from swagger_ui_bundle import swagger_ui_path
 
+from opitios import extensions
 from opitios.openapi import build_spec
 
 bp = Blueprint("docs", __name__)
@@ -37,11 +38,11 @@ window.ui = SwaggerUIBundle({{url: {spec}, dom_id: "#swagger-ui", deepLinking: t
 @bp.get("/openapi.json")
 def openapi():
     # Built once per runtime configuration: the description states the batch limit in force.
-    version = current_app.extensions["opitios.config"].version
-    built = current_app.extensions.get("opitios.openapi")
-    if built is None or built[0] != version:
-        built = current_app.extensions["opitios.openapi"] = (version, build_spec(current_app))
-    return current_app.json.response(built[1])
+    parts = extensions.current()
+    version = parts.runtime.version
+    if parts.described is None or parts.described[0] != version:
+        parts.described = (version, build_spec(current_app))
+    return current_app.json.response(parts.described[1])
 
 
 @bp.get("/docs")

@@ -6,11 +6,12 @@ import time
 
 from flask import Blueprint, current_app
 
-from opitios import __version__
+from opitios import extensions
 from opitios.envelope import plain_response
 from opitios.errors import ApiError
 from opitios.services import services
 from opitios.stream.board import stream_report
+from opitios.version import __version__
 
 bp = Blueprint("ops", __name__)
 
@@ -45,12 +46,13 @@ def health():
 @bp.get("/health/ready")
 def ready():
     """Ready when upstream credentials exist and the database answers; the configuration in force either way."""
-    config = current_app.extensions["opitios.config"]
+    parts = extensions.current()
+    config = parts.runtime
     checks = {
         "upstream_credentials": "ok" if services().provider.describe().get("configured") else "missing",
         "database": config.database,
     }
-    protection = current_app.extensions["opitios.protection"]
+    protection = parts.protection
     report = {
         "checks": checks,
         # Neither makes the worker unready: it serves from its own cache while Redis is away,
@@ -58,7 +60,7 @@ def ready():
         "cache": CACHE_STATES[protection.store.mode],
         "circuit": protection.gate.circuit.state(),
         "configuration": config.status(),
-        "error_log": current_app.extensions["opitios.error_log"].status(),
+        "error_log": parts.error_log.status(),
         # Not a check either: without the stream, hot quotes are served by REST TTLs and refresh-ahead.
         "stream": stream_report(current_app),
     }

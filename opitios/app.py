@@ -71,7 +71,7 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = Tr
     ))
     register_request_hooks(app)
     routes.register_blueprints(app)
-    bind_limiter(app, routes.client_blueprints())  # after authentication's hook: the limits are the client's found there
+    bind_limiter(app)  # after the blueprints it limits and authentication's hook, which finds the client
     register_error_handlers(app)
     register_metrics(app)
     if connect:

@@ -10,7 +10,7 @@ import time
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from opitios import extensions, metrics
+from opitios import endpoints, extensions, metrics
 from opitios.envelope import error_response
 from opitios.error_log import declared_query
 from opitios.request_id import current_request_id
@@ -116,7 +116,9 @@ def _remember(error: ApiError) -> None:
     elif error.code == "RATE_LIMIT_EXCEEDED":
         metrics.RATE_LIMITED.inc()
     writer = extensions.current().error_log
-    context = {"query": declared_query(request.endpoint, request.args.to_dict()), "details": error.details}
+    declared = endpoints.current()
+    names = declared.query_names if declared is not None else frozenset()
+    context = {"query": declared_query(names, request.args.to_dict()), "details": error.details}
     writer.record(
         request_id=current_request_id(),
         code=error.code,

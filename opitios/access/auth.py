@@ -1,4 +1,4 @@
-"""Who is asking, and may they: the API key from the request, checked against the route's scope.
+"""Who is asking, and may they: the API key from the request, checked against the scope its route declares.
 
 Market data needs ``read`` unless the operator opened it (``access.public_market_data``);
 trading always needs ``trade``; ``admin`` allows everything. Operations
@@ -9,12 +9,9 @@ from __future__ import annotations
 
 from flask import Flask, g, request
 
-from opitios import extensions
+from opitios import endpoints, extensions
 from opitios.access.keys import KeysUnavailable
 from opitios.errors import ApiError
-
-# Blueprint → the scope its routes need.
-SCOPE_BY_BLUEPRINT = {"stocks": "read", "options": "read", "trading": "trade"}
 
 
 def presented_key() -> str | None:
@@ -30,7 +27,8 @@ def presented_key() -> str | None:
 
 def _authenticate() -> None:
     g.client = None
-    needed = SCOPE_BY_BLUEPRINT.get(request.blueprint)
+    declared = endpoints.current()
+    needed = declared.scope if declared is not None else None
     if needed is None:
         return
     key = presented_key()

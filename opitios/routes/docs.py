@@ -8,7 +8,9 @@ from flask import Blueprint, Response, abort, current_app, send_from_directory, 
 from swagger_ui_bundle import swagger_ui_path
 
 from opitios import extensions
+from opitios.endpoints import DOCUMENT
 from opitios.openapi import build_spec
+from opitios.routes.declare import declare
 
 bp = Blueprint("docs", __name__)
 
@@ -36,6 +38,7 @@ window.ui = SwaggerUIBundle({{url: {spec}, dom_id: "#swagger-ui", deepLinking: t
 
 
 @bp.get("/openapi.json")
+@declare(DOCUMENT, "This OpenAPI description")
 def openapi():
     # Built once per runtime configuration: the description states the batch limit in force.
     parts = extensions.current()
@@ -46,6 +49,7 @@ def openapi():
 
 
 @bp.get("/docs")
+@declare(DOCUMENT, "The API documentation page (served with its assets, no internet needed)", media_type="text/html")
 def page():
     css, js, icon = (url_for("docs.asset", filename=name) for name in ASSETS)
     html = PAGE.format(css=css, icon=icon, js=js, spec=json.dumps(url_for("docs.openapi")))

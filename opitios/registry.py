@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opitios.config import PROVIDER_SETTINGS, ConfigError
-from opitios.runtime.refresh import RuntimeConfig
 from providers.base import MarketDataProvider
+
+if TYPE_CHECKING:  # an annotation: the `opitios` command reads available() without importing the app's metrics
+    from opitios.runtime.refresh import RuntimeConfig
 
 GROUP = "opitios.providers"
 T = TypeVar("T")

@@ -9,7 +9,8 @@ from sqlalchemy import delete, insert, text, update
 from flask.testing import FlaskClient
 
 from harness.namespace import TEST_REDIS_URL, forget, new_prefix
-from opitios import create_app, stop_background
+from opitios import extensions
+from opitios.app import create_app, stop_background
 from opitios.access.keys import create_key
 from opitios.cli import main
 from opitios.db import make_engine
@@ -169,7 +170,7 @@ def new_app(api_key):
         app.test_client_class = KeyedClient
         built.append(app)
         if wait_for_clock:
-            assert app.extensions["opitios"].clock.first_ask_done.wait(CLOCK_WAIT_SECONDS), "no market-clock ask ended"
+            assert extensions.of(app).services.clock.first_ask_done.wait(CLOCK_WAIT_SECONDS), "no market-clock ask ended"
         return app
 
     yield build

@@ -5,6 +5,7 @@ import logging
 import pytest
 from sqlalchemy import select, text, update
 
+from opitios import extensions
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
@@ -64,7 +65,7 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = key  # a key of this database, verified before the outage
-    writer = app.extensions["opitios.error_log"]
+    writer = extensions.of(app).error_log
     assert readiness(client)[0] == 200
     assert batch_status(client, 3) == 400  # the database's limit (2) is in force
 
@@ -106,7 +107,7 @@ def test_an_outage_is_logged_once_then_at_most_once_a_minute(make_app, postgres,
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = key
     clock = SteppedClock()
-    app.extensions["opitios.keys"].clock = clock
+    extensions.of(app).keys.clock = clock
     assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200  # verified while the database is up
     caplog.set_level(logging.INFO, logger="opitios.access.keys")
 

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from opitios import extensions
 from tests.waiting import eventually
 
 CLOCK = "/v2/clock"
@@ -70,7 +71,7 @@ def test_a_clock_answering_past_boundaries_is_asked_at_most_once_a_minute(make_a
     sandbox.switches(now="2024-06-05T18:00:00Z", market="open")  # its next close is long past
     app = make_app()
     client = app.test_client()
-    clock = app.extensions["opitios"].clock
+    clock = extensions.of(app).services.clock
     time = SteppedTime(datetime.now(timezone.utc) + timedelta(hours=1))  # later than any ask made so far
     clock.now = time
     # run_once is what the background thread does every half second; whichever asks, one ask is due.
@@ -90,7 +91,7 @@ def test_an_ask_refused_by_the_budget_is_tried_again_within_the_minute(make_app,
     rows.put("upstream", {"requests_per_minute": 4})  # a burst of 1, then a token every 20 s
     sandbox.switches(now="2024-06-05T18:00:00Z", market="open")
     app = make_app()  # its first clock ask took the one token
-    clock = app.extensions["opitios"].clock
+    clock = extensions.of(app).services.clock
     clock.stop()  # the test makes the asks itself
     time = SteppedTime(datetime.now(timezone.utc) + timedelta(hours=1))
     clock.now = time

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
-from opitios.upstream.budget import BudgetSpent
 from harness.tcp_proxy import TcpProxy
+from opitios import extensions
+from opitios.upstream.budget import BudgetSpent
 from tests.waiting import eventually
 
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -102,7 +103,7 @@ def test_a_half_open_circuit_lets_exactly_one_probe_through_across_instances(mak
     instances = [make_app(REDIS_URL=redis_url, OPITIOS_UPSTREAM_TIMEOUT="2") for _ in range(2)]
     clock = SteppedClock()
     for app in instances:
-        app.extensions["opitios.protection"].gate.circuit.clock = clock
+        extensions.of(app).protection.gate.circuit.clock = clock
     sandbox.switches(error_status=500, path_prefix=SNAPSHOTS)
     for symbol in ("AAPL", "MSFT", "SPY", "QQQ", "IWM"):
         assert instances[0].test_client().get(f"/api/v1/stocks/{symbol}/quote").status_code == 503
@@ -138,7 +139,7 @@ def test_a_probe_refused_by_the_budget_leaves_the_circuit_half_open(make_app, sa
     rows.put("upstream", {"circuit_failures": 1, "circuit_open_seconds": 60})
     app = make_app()
     client = app.test_client()
-    circuit = app.extensions["opitios.protection"].gate.circuit
+    circuit = extensions.of(app).protection.gate.circuit
     clock = SteppedClock()
     circuit.clock = clock
     sandbox.switches(error_status=504, path_prefix=SNAPSHOTS)

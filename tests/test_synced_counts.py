@@ -16,6 +16,7 @@ import requests
 
 from harness.servers import GunicornServer, access_entries
 from harness.database import migrated_sqlite
+from opitios import extensions
 from opitios.access.keys import create_key
 from opitios.access.synced_counts import SyncedStorage
 from opitios.db import make_engine
@@ -40,7 +41,7 @@ def limiter_calls(server: RedisServer) -> int:
 
 
 def sync(app) -> None:
-    assert app.extensions["opitios.limiter"].storage.sync()
+    assert extensions.of(app).limiter.storage.sync()
 
 
 # -- in one process: the decision is local, the sync carries it --------------------------------------

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import current_app
-
+from opitios import extensions
 from opitios.services.cached import CachedFetch, Protection
 from opitios.services.clock import MarketClock
 from opitios.services.options import OptionService
@@ -44,4 +43,4 @@ class Services:
 
 def services() -> Services:
     """The current app's services."""
-    return current_app.extensions["opitios"]
+    return extensions.current().services

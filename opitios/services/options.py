@@ -47,7 +47,6 @@ class OptionService(MarketDataService):
         return self._result(_dump(quote), OPTION_QUOTES, answer.entry.data_timestamp, [answer])
 
     def quotes(self, symbols: list[str]) -> Result:
-        self._check_batch(symbols)
         answers = self._quotes(symbols)
         found = {symbol: answer.entry.value for symbol, answer in answers.items() if answer.entry.value is not None}
         data, data_timestamp = batch(symbols, found, _dump, _contract_not_found)

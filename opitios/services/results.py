@@ -73,16 +73,6 @@ class MarketDataService:
     def _feed(self) -> str:
         return self._provider.feeds()[self.feed_kind]
 
-    def _check_batch(self, symbols: list[str]) -> None:
-        """REQUEST_SIZE_EXCEEDED past the runtime batch limit (distinct symbols), before any upstream call."""
-        limit = self._config.section("limits")["max_batch_symbols"]
-        if len(symbols) > limit:
-            raise ApiError(
-                "REQUEST_SIZE_EXCEEDED",
-                f"At most {limit} symbols per request; this one has {len(symbols)}",
-                details={"max_symbols": limit, "received": len(symbols)},
-            )
-
     def _result(self, data: dict, source: str, data_timestamp: str | None, answers: Iterable[Answer]) -> Result:
         answers = list(answers)
         cache, max_age = provenance(answers)

@@ -42,7 +42,6 @@ class StockService(MarketDataService):
 
     def quotes(self, symbols: list[str], max_age_seconds: int | None = None) -> Result:
         """A batch; entries older than ``max_age_seconds`` in the cache count as misses."""
-        self._check_batch(symbols)
         answers = self._quotes(symbols, max_age_seconds)
         found = {symbol: answer.entry.value for symbol, answer in answers.items() if answer.entry.value is not None}
         data, data_timestamp = batch(symbols, found, _quote_schema.dump, _symbol_not_found)

@@ -290,10 +290,15 @@ def test_killing_the_redis_primary_under_load_fails_no_request_and_loses_no_row(
         recovered_after = time.monotonic() - killed_at
         answers = load.since(killed_at)
     during = [answer for answer in answers if answer.at <= killed_at + recovered_after]
-    report(failover_5xx=len(failed(answers)), requests_during_failover=len(during), sentinel_promoted_seconds=round(promoted_after, 1),
-           back_on_shared_state_seconds=round(recovered_after, 1), failures=[answer.error for answer in failed(answers)])
+    refused = [answer for answer in during if answer.status == 429]
+    report(failover_5xx=len(failed(answers)), requests_during_failover=len(during), budget_429_during_failover=len(refused),
+           sentinel_promoted_seconds=round(promoted_after, 1), back_on_shared_state_seconds=round(recovered_after, 1),
+           failures=[answer.error for answer in failed(answers)])
     assert failed(load.answers) == []
-    assert {answer.status for answer in load.answers} == {200}
+    # Served (from the L1, the worker's own cache or the upstream), or an honest 429: while Redis is away a
+    # worker spends only its share of what the shared budget had left when it last saw it, which is nothing
+    # for a worker that had only answered from the cache, so that the budget holds through the outage.
+    assert {answer.status for answer in load.answers} <= {200, 429}
 
     # Shared again: a new key is written to the new primary, and the replicated cache is read from it.
     assert requests.get(f"{cluster.url}/api/v1/stocks/KO/quote", timeout=30).status_code == 200

@@ -15,7 +15,10 @@ from datetime import datetime
 import pytest
 from websockets.sync.client import connect
 
+from harness.database import migrated_sqlite
 from harness.servers import ROOT, StreamerProcess
+from opitios.access.keys import create_key
+from opitios.db import make_engine
 from opitios.shared_redis import SharedRedis
 from tests.waiting import eventually
 
@@ -24,20 +27,42 @@ PATIENCE = 60  # seconds any one wait may take on a busy machine; none takes mor
 
 
 @pytest.fixture
-def gateway(redis_url, make_app, sandbox, rows):
+def stream_database(tmp_path):
+    """The database the gateway and the streamers of a test share: (URL, engine, a read key).
+
+    Never the session's: a streamer killed by its pid must not hold the suite's own SQLite file.
+    """
+    url = migrated_sqlite(tmp_path, "stream.db")
+    engine = make_engine(url)
+    key, _ = create_key(engine, "stream tests", ["read"])
+    yield url, engine, key
+    engine.dispose()
+
+
+@pytest.fixture
+def rows(stream_database, rows_of):
+    """Configuration rows of the database the gateway and the streamers read."""
+    return rows_of(stream_database[1])
+
+
+@pytest.fixture
+def gateway(redis_url, make_app, sandbox, rows, stream_database):
     """A test client of the gateway; the sandbox's market is open and its REST clock live (answers age as real ones).
 
     ``redis_url`` comes first so the namespace is cleaned up after the app's background threads have stopped.
     """
     sandbox.switches(market="open", clock="live")
     rows.put("rate_limits", {"keyed_per_minute": 1_000_000, "keyed_per_hour": 1_000_000})  # the tests poll hard
-    return make_app(REDIS_URL=redis_url).test_client()
+    url, _, key = stream_database
+    app = make_app(REDIS_URL=redis_url, DATABASE_URL=url)
+    app.config["TEST_API_KEY"] = key
+    return app.test_client()
 
 
 @pytest.fixture
-def streamers(redis_url, sandbox):
-    """Start `opitios stream` processes on the sandbox, the test's Redis namespace and the session's database."""
-    env = {**sandbox.gateway_env(), "REDIS_URL": redis_url}  # OPITIOS_REDIS_PREFIX and DATABASE_URL are in os.environ
+def streamers(redis_url, sandbox, stream_database):
+    """Start `opitios stream` processes on the sandbox, the test's Redis namespace and the gateway's database."""
+    env = {**sandbox.gateway_env(), "REDIS_URL": redis_url, "DATABASE_URL": stream_database[0]}  # the prefix is in os.environ
     with ExitStack() as stack:
         yield lambda: stack.enter_context(StreamerProcess(env))
     eventually(lambda: sandbox.stream()["open"] == 0, timeout=PATIENCE)  # nothing left connected for the next test
@@ -280,8 +305,8 @@ def test_a_connection_limit_means_backing_off_not_fighting(gateway, sandbox, str
     from_stream(gateway)  # the other connection is gone: the streamer's next try connects
 
 
-def test_the_streamer_refuses_to_start_without_redis(sandbox):
-    env = {**os.environ, **sandbox.gateway_env()}
+def test_the_streamer_refuses_to_start_without_redis(sandbox, tmp_path):
+    env = {**os.environ, **sandbox.gateway_env(), "DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
     env.pop("REDIS_URL", None)
     done = subprocess.run([sys.executable, "-m", "opitios", "stream"], cwd=ROOT, env=env, capture_output=True,
                           text=True, timeout=PATIENCE)

@@ -73,12 +73,13 @@ def stream_command() -> None:
     from opitios import stop_background
     from opitios.stream.streamer import serve
 
+    app = create_app()
     try:
-        serve(current_app)
+        serve(app)
     except RuntimeError as error:
         _fail(str(error))
     finally:
-        stop_background(current_app)
+        stop_background(app)
 
 
 # -- db ------------------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from opitios.errors import ApiError
+from opitios.api_errors import ApiError
 from opitios import symbols
 
 # A ceiling on what is even parsed; the limit in force is the runtime setting limits.max_batch_symbols.

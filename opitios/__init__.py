@@ -111,7 +111,7 @@ def _protection(app: Flask, runtime):
     timeout = app.config["OPITIOS_UPSTREAM_TIMEOUT"]
     budget = UpstreamBudget(shared, workers=app.config["OPITIOS_WORKERS"])
     return Protection(
-        store=CacheStore(app, shared),
+        store=CacheStore(shared),
         flight=SingleFlight(shared, lease_seconds=timeout + 1),
         gate=UpstreamGate(budget, Circuit(shared), runtime, timeout),
         config=runtime,

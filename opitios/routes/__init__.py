@@ -6,10 +6,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, g, request
+from flask import Blueprint, Flask, current_app, g, request
 from marshmallow import Schema
 
 from opitios.errors import ApiError
+from opitios.services import Services
 
 API_PREFIX = "/api/v1"
 MAX_JSON_DEPTH = 16  # our bodies nest two levels; anything deeper is not for us
@@ -25,6 +26,11 @@ def _depth(value, limit: int) -> int:
             children = item.values() if isinstance(item, dict) else item
             pending.extend((child, level + 1) for child in children)
     return deepest
+
+
+def services() -> Services:
+    """The current app's services."""
+    return current_app.extensions["opitios"]
 
 
 def json_body() -> dict:

@@ -9,7 +9,7 @@ from flask import Blueprint, current_app
 from opitios import __version__
 from opitios.envelope import plain_response
 from opitios.errors import ApiError
-from opitios.services import services
+from opitios.routes import services
 from opitios.stream.board import stream_report
 
 bp = Blueprint("ops", __name__)

@@ -6,7 +6,7 @@ from flask import Blueprint, request
 
 from opitios.access.limits import costs
 from opitios.envelope import success_response
-from opitios.routes import json_body, validated
+from opitios.routes import json_body, services, validated
 from opitios.schemas.options import (
     ChainBodyArgs,
     ChainQueryArgs,
@@ -14,7 +14,6 @@ from opitios.schemas.options import (
     OptionPathArgs,
     OptionQuoteBodyArgs,
 )
-from opitios.services import services
 
 bp = Blueprint("options", __name__)
 

@@ -6,10 +6,9 @@ from flask import Blueprint, request
 
 from opitios.access.limits import costs
 from opitios.envelope import success_response
-from opitios.routes import json_body, validated
+from opitios.routes import json_body, services, validated
 from opitios.schemas.bars import BarsArgs
 from opitios.schemas.quotes import StockBatchBodyArgs, StockBatchQueryArgs, StockQuoteBodyArgs, SymbolPathArgs
-from opitios.services import services
 
 bp = Blueprint("stocks", __name__)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, g, request
 
-from opitios.envelope import trading_response
+from opitios.envelope import success_response
 from opitios.errors import ApiError
 from opitios.request_id import current_request_id
-from opitios.routes import json_body
+from opitios.routes import json_body, services
 from opitios.schemas.trading import (
     CLIENT_ORDER_ID_FORMAT,
     CLIENT_ORDER_ID_RULE,
@@ -17,7 +17,6 @@ from opitios.schemas.trading import (
     StockOrderArgs,
     order_id,
 )
-from opitios.services import services
 
 bp = Blueprint("trading", __name__)
 
@@ -58,33 +57,33 @@ def _place(schema: OrderArgs, body: dict):
         body = {**body, "client_order_id": key}
     order = schema.load(body)
     client = g.client.prefix if g.get("client") else "-"
-    return trading_response(_trading().place(order, client, current_request_id()))
+    return success_response(_trading().place(order, client, current_request_id()))
 
 
 @bp.get("/account")
 def account():
-    return trading_response(_trading().account())
+    return success_response(_trading().account())
 
 
 @bp.get("/positions")
 def positions():
-    return trading_response(_trading().positions())
+    return success_response(_trading().positions())
 
 
 @bp.get("/orders")
 def orders():
     args = _orders_query.load(request.args)
-    return trading_response(_trading().orders(args["status"], args["limit"]))
+    return success_response(_trading().orders(args["status"], args["limit"]))
 
 
 @bp.get("/orders/<order_ref>")
 def order(order_ref: str):
-    return trading_response(_trading().order(order_id(order_ref)))
+    return success_response(_trading().order(order_id(order_ref)))
 
 
 @bp.delete("/orders/<order_ref>")
 def cancel(order_ref: str):
-    return trading_response(_trading().cancel(order_id(order_ref)))
+    return success_response(_trading().cancel(order_id(order_ref)))
 
 
 @bp.post("/orders")

@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 import redis
 from flask import Flask
 
-from opitios.cache import stock_quote_key
+from opitios.data_classes import STOCK_QUOTE
 from opitios.stream.board import StreamBoard
 from opitios.stream.book import QuoteBook
 from opitios.stream.interest import Interest, follow
@@ -40,7 +40,6 @@ from providers.base import (
 
 log = logging.getLogger(__name__)
 
-DATA_CLASS = "stock_quote"
 FLUSH_SECONDS = 0.05  # what the stream says reaches the cache within this
 FOLLOW_SECONDS = 0.5  # how often the subscription is matched to clients' interest
 REPORT_SECONDS = 0.5  # how often the state and counters go to Redis
@@ -260,7 +259,7 @@ class Streamer:
                 cap = min(cap, self.cap_from_upstream)
             window = self._setting("cache_ttl", "refresh_ahead_window")
             try:
-                recent = self.interest.recent(DATA_CLASS, window) if window > 0 else {}
+                recent = self.interest.recent(STOCK_QUOTE.name, window) if window > 0 else {}
             except redis.RedisError:
                 recent = None  # keep the subscription as it is until Redis answers
             if recent is not None:
@@ -287,7 +286,7 @@ class Streamer:
         due = self.book.due(now, every=vouch / 4)
         if not due:
             return 0
-        keys = {stock_quote_key(symbol, self.feed): symbol for symbol in due}
+        keys = {STOCK_QUOTE.key(symbol, self.feed): symbol for symbol in due}
         seeds = [key for key, symbol in keys.items() if self.book.needs_rest(symbol)]
         for key, entry in self._store.get_many(seeds, use_l1=False).items():
             self.book.seed(keys[key], entry)

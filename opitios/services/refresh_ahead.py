@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from opitios.background import Repeating
 from opitios.cache import Entry
 from opitios.data_classes import DataClass
 from opitios.stream.interest import Interest
@@ -49,8 +49,7 @@ class RefreshAhead:
         self._hot: dict[str, HotKey] = {}
         self._asked: dict[tuple[str, Hashable], float] = {}  # asked since the last share_interest()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticks = Repeating(self, "opitios-refresh-ahead", RefreshAhead.tick, lambda _: TICK_SECONDS)
 
     def asked(self, key: str, data_class: DataClass, symbol: Hashable, fetch: Callable, entry: Entry) -> None:
         """A client was just answered with ``entry`` for ``key``."""
@@ -75,6 +74,11 @@ class RefreshAhead:
             asked, self._asked = self._asked, {}
         if asked and self._interest is not None:
             self._interest.record(asked, self._window())
+
+    def tick(self) -> None:
+        """What the background thread does every TICK_SECONDS."""
+        self.run_once()
+        self.share_interest()
 
     def run_once(self) -> int:
         """Refresh what is due; the number of keys refreshed."""
@@ -107,15 +111,10 @@ class RefreshAhead:
         return len(claimed.fetched)
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=_loop, args=(weakref.ref(self), self._stop), name="opitios-refresh-ahead", daemon=True
-        )
-        self._thread.start()
+        self._ticks.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        self._ticks.stop()
 
 
 def _needs_no_refresh(entry: Entry) -> bool:
@@ -123,16 +122,3 @@ def _needs_no_refresh(entry: Entry) -> bool:
     now = time.time()
     streamed = entry.source == "stream" and entry.fresh(now)
     return streamed or entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5)
-
-
-def _loop(ref: weakref.ref, stop: threading.Event) -> None:
-    while not stop.wait(TICK_SECONDS):
-        ahead = ref()
-        if ahead is None:
-            return
-        try:
-            ahead.run_once()
-            ahead.share_interest()
-        except Exception:  # the loop must outlive any surprise
-            log.exception("refresh-ahead failed")
-        del ahead

@@ -126,15 +126,19 @@ class Memory:
         self._lock = threading.Lock()
 
     def get(self, key: str, now: float) -> Entry | None:
-        with self._lock:
-            held = self._entries.get(key)
-            if held is None:
-                return None
-            if now >= held[1]:
-                del self._entries[key]
-                return None
+        # Without the lock: every hit reads here, and each dict operation is atomic on its own. A key that
+        # put() evicts meanwhile is simply not moved to the end.
+        held = self._entries.get(key)
+        if held is None:
+            return None
+        if now >= held[1]:
+            self._entries.pop(key, None)
+            return None
+        try:
             self._entries.move_to_end(key)
-            return held[0]
+        except KeyError:
+            pass
+        return held[0]
 
     def put(self, key: str, entry: Entry, until: float) -> None:
         with self._lock:

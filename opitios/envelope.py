@@ -12,6 +12,7 @@ from typing import Any
 from flask import Response, current_app, request
 
 from opitios.data_classes import DEMO_DATA_SOURCE, DEMO_PROVIDER
+from opitios.json_bytes import to_json
 from opitios.request_id import current_request_id
 from opitios.services.results import Result
 
@@ -91,7 +92,7 @@ def success_response(result: Result) -> Response:
 
 def _respond(body: bytes, metadata: dict[str, Any], headers: dict[str, str]) -> Response:
     """The success envelope around data that is JSON already: the data's bytes are never parsed or serialized again."""
-    envelope = b'{"data":' + body + b',"metadata":' + _dumps(metadata).encode() + b"}"
+    envelope = b'{"data":' + body + b',"metadata":' + to_json(metadata) + b"}"
     return current_app.response_class(envelope, status=200, headers=headers, mimetype="application/json")
 
 

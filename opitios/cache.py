@@ -21,12 +21,14 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from opitios.json_bytes import to_json
-from opitios.shared_redis import SharedRedis
+
+if TYPE_CHECKING:  # the runtime schema imports the data classes, which import this: no metrics, no Redis at import
+    from opitios.shared_redis import SharedRedis
 
 # The in-worker L1 in front of Redis: at most this long, never past the entry's TTL.
 L1_SECONDS = 1.0

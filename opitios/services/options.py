@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opitios.api_errors import ApiError
 from opitios.data_classes import CHAIN_FILTERS, OPTION_CHAIN, OPTION_QUOTE
-from opitios.services.results import MarketDataService, Result, batch, not_found
+from opitios.services.results import MarketDataService, Result, not_found
 
 
 def _contract_not_found(symbol: str) -> ApiError:
@@ -17,16 +17,10 @@ class OptionService(MarketDataService):
     feed_kind = "option"
 
     def quote(self, symbol: str) -> Result:
-        answer = self._cached.quotes(OPTION_QUOTE, [symbol], self._feed, self._provider.option_quotes)[symbol]
-        if not answer.entry.has_data:
-            raise _contract_not_found(symbol)
-        return self._answer(OPTION_QUOTE, answer)
+        return self._quote(OPTION_QUOTE, symbol, self._provider.option_quotes, _contract_not_found)
 
     def quotes(self, symbols: list[str]) -> Result:
-        self._check_batch(symbols)
-        answers = self._cached.quotes(OPTION_QUOTE, symbols, self._feed, self._provider.option_quotes)
-        data, data_timestamp = batch(symbols, answers, _contract_not_found)
-        return self._combined(OPTION_QUOTE, data, data_timestamp, answers.values())
+        return self._batch(OPTION_QUOTE, symbols, self._provider.option_quotes, _contract_not_found)
 
     def chain(self, args: dict) -> Result:
         filters = {name: _text(args.get(name)) for name in CHAIN_FILTERS}

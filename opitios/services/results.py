@@ -85,6 +85,21 @@ class MarketDataService:
                 details={"max_symbols": limit, "received": len(symbols)},
             )
 
+    def _quote(self, data_class: DataClass, symbol: str, fetch: Callable, missing: Callable[[str], ApiError]) -> Result:
+        """One symbol's answer (``missing(symbol)`` when the upstream has no data for it)."""
+        answer = self._cached.quotes(data_class, [symbol], self._feed, fetch)[symbol]
+        if not answer.entry.has_data:
+            raise missing(symbol)
+        return self._answer(data_class, answer)
+
+    def _batch(self, data_class: DataClass, symbols: list[str], fetch: Callable, missing: Callable[[str], ApiError],
+               max_age_seconds: int | None = None) -> Result:
+        """A batch answer (at most ``limits.max_batch_symbols``); entries older than ``max_age_seconds`` count as misses."""
+        self._check_batch(symbols)
+        answers = self._cached.quotes(data_class, symbols, self._feed, fetch, max_age_seconds)
+        data, data_timestamp = batch(symbols, answers, missing)
+        return self._combined(data_class, data, data_timestamp, answers.values())
+
     def _answer(self, data_class: DataClass, answer: Answer) -> Result:
         """One cached answer as it is: its data's bytes and ETag were made when it was stored."""
         entry = answer.entry

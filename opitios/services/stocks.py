@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from opitios.api_errors import ApiError
 from opitios.data_classes import STOCK_QUOTE, bars_class
-from opitios.services.results import MarketDataService, Result, batch, not_found
+from opitios.services.results import MarketDataService, Result, not_found
 
 BARS_QUERY = ("symbol", "timeframe", "start", "end", "limit", "page_token")
 
@@ -19,17 +19,11 @@ class StockService(MarketDataService):
     feed_kind = "stock"
 
     def quote(self, symbol: str) -> Result:
-        answer = self._cached.quotes(STOCK_QUOTE, [symbol], self._feed, self._provider.stock_quotes)[symbol]
-        if not answer.entry.has_data:
-            raise _symbol_not_found(symbol)
-        return self._answer(STOCK_QUOTE, answer)
+        return self._quote(STOCK_QUOTE, symbol, self._provider.stock_quotes, _symbol_not_found)
 
     def quotes(self, symbols: list[str], max_age_seconds: int | None = None) -> Result:
         """A batch; entries older than ``max_age_seconds`` in the cache count as misses."""
-        self._check_batch(symbols)
-        answers = self._cached.quotes(STOCK_QUOTE, symbols, self._feed, self._provider.stock_quotes, max_age_seconds)
-        data, data_timestamp = batch(symbols, answers, _symbol_not_found)
-        return self._combined(STOCK_QUOTE, data, data_timestamp, answers.values())
+        return self._batch(STOCK_QUOTE, symbols, self._provider.stock_quotes, _symbol_not_found, max_age_seconds)
 
     def bars(self, args: dict) -> Result:
         query = {name: args[name] for name in BARS_QUERY}

@@ -20,6 +20,7 @@ import re
 import shutil
 import sys
 import tempfile
+import time
 
 from gunicorn.glogging import Logger
 
@@ -83,8 +84,24 @@ control_socket_disable = _control.lower() in ("off", "none", "false", "0")
 control_socket = _control if _control and not control_socket_disable else _control_socket_path(bind)
 
 
+# Where the app leaves its own access fields in the WSGI environ: opitios/logs.py's ACCESS_FIELDS.
+APP_ACCESS_FIELDS = "opitios.access"
+
+
+def _timestamp(now):
+    """Like the app's log lines (logging's asctime): local time, milliseconds after a comma."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + ",%03d" % (now % 1 * 1000)
+
+
 class JsonAccessLogger(Logger):
-    """gunicorn's access log as one JSON object per line, like the application's own log."""
+    """The one access line of each request, a JSON object like the application's own log lines.
+
+    gunicorn writes it once the answer is sent, for every request it answers, those it refuses
+    itself included (opitios/gunicorn_worker.py); the app adds the fields only it knows (URL
+    rule, upstream calls, key prefix) through the environ, left null when the app never saw the
+    request. Read straight from the request and response, not through ``Logger.atoms()``, which
+    builds a dict of every header on every request.
+    """
 
     def setup(self, cfg):
         super().setup(cfg)  # again on every reload: one filter is enough
@@ -94,20 +111,34 @@ class JsonAccessLogger(Logger):
     def access(self, resp, req, environ, request_time):
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
             return
-        atoms = self.atoms(resp, req, environ, request_time)
+        request_id = cache = None
+        for name, value in resp.headers:
+            lowered = name.lower()
+            if lowered == "x-request-id":
+                request_id = value
+            elif lowered == "x-cache-status":
+                cache = value
+        status = str(resp.status).split(None, 1)[0]
         line = {
+            "timestamp": _timestamp(time.time()),
+            "level": "INFO",
             "logger": "gunicorn.access",
-            "remote": atoms["h"],
-            "method": atoms["m"],
-            "path": atoms["U"],  # never the query string: a client may put anything there
-            "status": int(atoms["s"]) if str(atoms["s"]).isdigit() else atoms["s"],
-            "bytes": atoms["B"],
+            "message": "request",
+            "request_id": request_id,
+            "method": environ.get("REQUEST_METHOD"),
+            "endpoint": None,
+            "path": environ.get("PATH_INFO"),  # never the query string: a client may put anything there
+            "status": int(status) if status.isdigit() else status,
             "duration_ms": round(request_time.total_seconds() * 1000, 2),
-            "request_id": atoms.get("{x-request-id}o"),
-            "cache": atoms.get("{x-cache-status}o"),
-            "user_agent": atoms["a"],
-            "pid": atoms["p"].strip("<>"),
+            "cache": cache,
+            "upstream_calls": None,
+            "client": None,
+            "remote": environ.get("REMOTE_ADDR", "-"),
+            "bytes": getattr(resp, "sent", None),
+            "user_agent": environ.get("HTTP_USER_AGENT", "-"),
+            "pid": os.getpid(),
         }
+        line.update(environ.get(APP_ACCESS_FIELDS) or ())
         self.access_log.info(redacted(json.dumps(line)))
 
 

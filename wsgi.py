@@ -1,5 +1,5 @@
 """The WSGI entry point for gunicorn: ``gunicorn -c gunicorn.conf.py wsgi:app``."""
 
-from opitios import create_app
+from opitios.app import create_app
 
 app = create_app()

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
 
+from bench import chart
 from bench import load as generators
 from bench import pyspy
 from bench.bare import BODY_BYTES
@@ -46,6 +47,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=64, help="connections in (a), (b), (c) (default 64)")
     parser.add_argument("--stress-connections", type=int, default=500, help="connections in (e) (default 500)")
     parser.add_argument("--stress-duration", type=int, default=30, help="seconds of each phase of (e) (default 30)")
+    parser.add_argument("--round-robin-symbols", type=int, default=500,
+                        help="distinct symbols (b) asks for in turn, all known to the sandbox (default 500)")
     parser.add_argument("--burst-requests", type=int, default=1000, help="requests fired at once in (d) (default 1000)")
     parser.add_argument("--burst-symbols", type=int, default=500, help="distinct symbols among them (default 500)")
     parser.add_argument("--upstream-latency-ms", type=int, default=50,
@@ -61,6 +64,8 @@ def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--profile", action="store_true",
                         help="after the scenarios, repeat (a) on opitios alone under py-spy (pip install py-spy)")
     parser.add_argument("--out", type=Path, default=Path("/tmp/opitios-bench.json"), help="JSON results file")
+    parser.add_argument("--chart", type=Path, default=ROOT / "benchmarks.png",
+                        help="the run's picture, PNG (default benchmarks.png beside BENCHMARKS.md)")
     args = parser.parse_args(argv)
     unknown = set(args.scenarios) - set(SCENARIOS)
     if unknown or not args.scenarios:
@@ -112,7 +117,7 @@ class Bench:
         self.wrk = wrk
         self.args = args
         catalog = sandbox.catalog()
-        # NULLSNAP has no data by design (a 404); every other catalog stock has a quote.
+        # NULLSNAP has no data by design (a 404); every other catalog stock (named or generated) has a quote.
         self.known = [symbol for symbol in catalog["stocks"] if symbol != catalog["special"]["null_snapshot"]]
         self.checks: dict[str, object] = {}
 
@@ -193,8 +198,11 @@ class Bench:
         )
 
     def round_robin(self) -> Scenario:
-        paths = [quote_path(symbol) for symbol in self.known]
-        self.warm([Request("POST", BATCH, json.dumps({"symbols": chunk}).encode()) for chunk in self._chunks(self.known)])
+        symbols = self.known[:self.args.round_robin_symbols]
+        if len(symbols) < self.args.round_robin_symbols:
+            raise RuntimeError(f"(b) asks for {self.args.round_robin_symbols} symbols; the sandbox has {len(symbols)} quotes")
+        paths = [quote_path(symbol) for symbol in symbols]
+        self.warm([Request("POST", BATCH, json.dumps({"symbols": chunk}).encode()) for chunk in self._chunks(symbols)])
         script = generators.write_script("roundrobin.lua", generators.roundrobin_lua(paths))
         traffic = Traffic([Request("GET", path) for path in paths], script)
         scenario = self.side_by_side(
@@ -416,6 +424,7 @@ def machine(args: argparse.Namespace, generator: str) -> dict:
         "duration_s": args.duration,
         "concurrency": args.concurrency,
         "stress": {"connections": args.stress_connections, "duration_s": args.stress_duration},
+        "round_robin_symbols": args.round_robin_symbols,
         "burst": {"requests": args.burst_requests, "symbols": args.burst_symbols},
         "upstream_latency_ms": args.upstream_latency_ms,
         "sandbox_market": args.market,
@@ -503,9 +512,9 @@ def main(argv: list[str] | None = None) -> int:
     summary.update(wall_seconds=round(time.monotonic() - began, 1), processes_left_behind=left)
     ordered = [scenarios[key] for key in sorted(scenarios)]  # (a) … (e), (f-rest), (f-stream)
     print()
-    print(f"opitios vs bare Flask, {summary['date_utc']}, {summary['nproc']} cores, {args.workers} gevent workers each, "
-          f"{summary['generator']}, sandbox latency {args.upstream_latency_ms} ms, market {args.market}, "
-          f"upstream budget {budget}/min, bare body {BODY_BYTES} bytes")
+    headline = (f"opitios vs bare Flask, {summary['date_utc']}, {summary['nproc']} cores, {args.workers} gevent workers "
+                f"each, {summary['generator']}, sandbox latency {args.upstream_latency_ms} ms, market {args.market}")
+    print(f"{headline}, upstream budget {budget}/min, bare body {BODY_BYTES} bytes")
     print(table(ordered))
     print()
     print(details(ordered))
@@ -513,8 +522,10 @@ def main(argv: list[str] | None = None) -> int:
         summary["profile"] = profile
         print("\nprofile of (a), repeated on opitios alone with py-spy attached:")
         print(pyspy.render(profile) if "error" not in profile else f"  {profile['error']}")
+    summary["chart"] = str(chart.render(ordered, args.chart, headline))
     write_json(args.out, summary, ordered)
-    print(f"\nJSON: {args.out}  (whole run {summary['wall_seconds']} s; "
+    print(f"\nChart: {summary['chart']}")
+    print(f"JSON: {args.out}  (whole run {summary['wall_seconds']} s; "
           f"processes left behind: {', '.join(map(str, left)) or 'none'})")
     return 0
 

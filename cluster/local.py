@@ -87,7 +87,8 @@ class LocalCluster:
         self.processes.stop_all()
 
     def _start_sandbox(self) -> None:
-        self.processes.start("sandbox", [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(self.ports.sandbox)],
+        self.processes.start("sandbox", [sys.executable, "-m", "sandbox", "--host", HOST, "--port", str(self.ports.sandbox),
+                                         "--stream-port", str(self.ports.sandbox_stream)],
                              cwd=ROOT)
         self.processes.wait_ready(["sandbox"], lambda: http_status(self.ports.sandbox, "/_sandbox/health") == 200,
                                   "the sandbox")

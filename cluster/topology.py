@@ -22,6 +22,7 @@ class Ports:
     nginx: int = 8080
     instances: tuple[int, ...] = (8091, 8092, 8093)
     sandbox: int = 9100
+    sandbox_stream: int = 9101  # the sandbox's market-data stream (websocket)
     postgres: int = 5432  # the machine's
     redis_primary: int = 6380
     redis_replica: int = 6381

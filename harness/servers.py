@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,6 +16,8 @@ import time
 from importlib.metadata import version
 from pathlib import Path
 from typing import NamedTuple
+
+from harness.database import migrated_sqlite
 
 ROOT = Path(__file__).resolve().parent.parent  # the repo root: wsgi.py and gunicorn.conf.py live here
 _START_TIMEOUT = 30.0
@@ -110,6 +113,7 @@ class GunicornServer:
         self.log_path = ""  # gunicorn's stdout and stderr (access log included), readable while it runs
         self._process: subprocess.Popen | None = None
         self._log = None
+        self._own_database: str | None = None  # a folder, when the caller named no database
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -137,6 +141,10 @@ class GunicornServer:
         self.url = f"http://127.0.0.1:{port}"
         env = {**os.environ, **self.env,
                "OPITIOS_BIND": f"127.0.0.1:{port}", "OPITIOS_WORKERS": str(self.workers)}
+        if "DATABASE_URL" not in self.env:
+            # Never the caller's inherited one (a test session's SQLite file, say): workers killed
+            # while they share one SQLite file with the caller's own connections have corrupted it.
+            env["DATABASE_URL"] = self._database()
         # A file, never a pipe: the access log alone would fill a pipe nobody reads and block gunicorn.
         self._log = tempfile.NamedTemporaryFile(mode="w+b", prefix="gunicorn-", suffix=".log", delete=False)
         self.log_path = self._log.name
@@ -185,8 +193,17 @@ class GunicornServer:
             self._log.close()
             self._log = None
 
+    def _database(self) -> str:
+        """A migrated SQLite file of this server's own, removed by remove_log()."""
+        if self._own_database is None:
+            self._own_database = tempfile.mkdtemp(prefix="gunicorn-db-")
+        return migrated_sqlite(Path(self._own_database))
+
     def remove_log(self) -> None:
-        """Delete the output file (kept after stop() so a failure can still be read)."""
+        """Delete the output file (kept after stop() so a failure can still be read), and its own database."""
+        if self._own_database is not None:
+            shutil.rmtree(self._own_database, ignore_errors=True)
+            self._own_database = None
         if self.log_path:
             Path(self.log_path).unlink(missing_ok=True)
             self.log_path = ""

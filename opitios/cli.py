@@ -2,7 +2,9 @@
 
 A plain click group, not Flask's: Flask's would build the whole app (and open
 the database) just to print ``--help``. Each command opens what it needs, and
-no more.
+no more; only the commands that build the app import it, since importing it
+creates the Prometheus metrics, which write files under the deployment's
+PROMETHEUS_MULTIPROC_DIR (a migration or a key command must leave that alone).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from opitios import create_app, migrate
+from opitios import migrate
 from opitios.access.keys import create_key, list_keys, revoke_key
 from opitios.config import settings_from_env
 from opitios.db import database_url, make_engine
@@ -50,6 +52,7 @@ def _fail(message: str) -> None:
 @main.command("openapi")
 def openapi_command() -> None:
     """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`."""
+    from opitios.app import create_app  # here, not at the top: see the module's docstring
     from opitios.openapi import build_spec
 
     app = create_app(connect=False)  # the routes and schemas only: the description needs no database
@@ -70,7 +73,7 @@ def stream_command() -> None:
 
     Run one per instance: they share a lease in Redis and only its holder connects.
     """
-    from opitios import stop_background
+    from opitios.app import create_app, stop_background  # here, not at the top: see the module's docstring
     from opitios.stream.streamer import serve
 
     app = create_app()

@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from opitios.redis_pool import check
+
 STOCK_FEEDS = ("iex", "sip", "delayed_sip", "otc", "boats", "overnight")
 OPTION_FEEDS = ("indicative", "opra")
 
@@ -75,8 +77,6 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
 
 
 def _redis_url(env: Mapping[str, str]) -> str | None:
-    from opitios.redis_pool import check
-
     value = _text(env, "REDIS_URL")
     try:
         return check(value) if value is not None else None

@@ -9,11 +9,10 @@ it is redacted (opitios/redaction.py) before it is queued.
 
 from __future__ import annotations
 
-import functools
 import logging
 import queue
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import Engine, insert
@@ -34,24 +33,9 @@ MESSAGE_CHARS = 2000
 VALUE_CHARS = 256
 
 
-def declared_query(endpoint: str | None, params: Mapping[str, str]) -> dict[str, str]:
-    """The query parameters ``endpoint``'s argument schema declares; whatever else a client sent is left out."""
-    names = _declared_names().get(endpoint or "", frozenset())
+def declared_query(names: Collection[str], params: Mapping[str, str]) -> dict[str, str]:
+    """The query parameters among ``names`` (what the route's arguments declare); whatever else a client sent is left out."""
     return {name: value[:VALUE_CHARS] for name, value in params.items() if name in names}
-
-
-@functools.cache
-def _declared_names() -> dict[str, frozenset[str]]:
-    """Endpoint → the parameter names of the *Args schema that validates it (as the OpenAPI description reads them)."""
-    # Imported on first use: the schemas import opitios.errors, which imports this module.
-    from opitios.openapi_operations import OPERATIONS
-
-    declared = {}
-    for endpoint, operation in OPERATIONS.items():
-        schema = operation.args() if isinstance(operation.args, type) else operation.args
-        fields = schema.load_fields.items() if schema is not None else ()
-        declared[endpoint] = frozenset(field.data_key or name for name, field in fields)
-    return declared
 
 
 _WAKE = object()  # put by stop(): wakes the writer at once

@@ -12,10 +12,10 @@ import logging
 import math
 import time
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from opitios import metrics
+from opitios import endpoints, extensions, metrics
 from opitios.api_errors import ERRORS, ApiError  # noqa: F401  (ERRORS: the HTTP layer reads the vocabulary here)
 from opitios.envelope import error_response
 from opitios.error_log import declared_query
@@ -70,10 +70,10 @@ def _remember(error: ApiError) -> None:
         metrics.AUTH_FAILURES.labels(code=error.code).inc()
     elif error.code == "RATE_LIMIT_EXCEEDED":
         metrics.RATE_LIMITED.inc()
-    writer = current_app.extensions.get("opitios.error_log")
-    if writer is None:
-        return
-    context = {"query": declared_query(request.endpoint, request.args.to_dict()), "details": error.details}
+    writer = extensions.current().error_log
+    declared = endpoints.current()
+    names = declared.query_names if declared is not None else frozenset()
+    context = {"query": declared_query(names, request.args.to_dict()), "details": error.details}
     writer.record(
         request_id=current_request_id(),
         code=error.code,
@@ -107,8 +107,7 @@ def _from_http(error: HTTPException) -> Response:
 
 def _limit_retry_after(status: int) -> int | None:
     """Seconds until this client's breached limit resets."""
-    limiter = current_app.extensions.get("opitios.limiter")
-    current = limiter.current_limit if status == 429 and limiter is not None else None
+    current = extensions.current().limiter.current_limit if status == 429 else None
     return max(1, math.ceil(current.reset_at - time.time())) if current is not None else None
 
 

@@ -114,6 +114,7 @@ def _limits(exc: BaseException, cfg) -> dict:
 
 def _envelope(req, status: int, code: str, message: str, details: dict) -> tuple[str, bytes]:
     """The request id and the JSON body; the request's id and path when its headers were read."""
+    # Imported in the worker, not at the top: gunicorn's master imports this module (see the docstring).
     from opitios.envelope import error_body
     from opitios.errors import ApiError
     from opitios.request_id import chosen_request_id
@@ -134,6 +135,7 @@ def _envelope(req, status: int, code: str, message: str, details: dict) -> tuple
 
 
 def _security_headers() -> dict[str, str]:
+    # In the worker only, like _envelope's imports.
     from opitios.access.hygiene import SECURITY_HEADERS
 
     return SECURITY_HEADERS

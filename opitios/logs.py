@@ -1,18 +1,19 @@
 """Logging: one JSON object per line (python-json-logger), or readable lines on a terminal.
 
-Every record carries the request id when there is a request; each answered
-request adds one ``opitios.access`` record with method, endpoint (the URL
-rule), path, status, duration, cache status, upstream calls made and the
-client's key prefix. Nothing here logs a header or a body, and every line is
-redacted as a whole once formatted (opitios/redaction.py), so a key a client
-put in a path, or echoed by any message, never reaches the log either.
+Every record carries the request id when there is a request. Each request gets exactly one
+access line, written by gunicorn (gunicorn.conf.py's JsonAccessLogger) once the answer is sent:
+gunicorn knows the status, the bytes sent and the whole duration, and also sees the requests it
+refuses itself. The app adds what only it knows (the URL rule, the upstream calls made, the
+client's key prefix) to the request's WSGI environ under ``ACCESS_FIELDS``, where that logger
+reads them: a second line per request would cost as much again. Nothing here logs a header or a
+body, and every line is redacted as a whole once formatted (opitios/redaction.py), so a key a
+client put in a path, or echoed by any message, never reaches the log either.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-import time
 
 from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
@@ -21,7 +22,9 @@ from opitios.redaction import redactor
 from opitios.upstream.gate import CALLS_THIS_REQUEST
 
 FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
-access_log = logging.getLogger("opitios.access")
+# The WSGI environ key gunicorn.conf.py's JsonAccessLogger reads the app's access fields from (it
+# cannot import this module: gunicorn's master reads that file before any worker loads the app).
+ACCESS_FIELDS = "opitios.access"
 
 
 class RequestIdFilter(logging.Filter):
@@ -63,29 +66,20 @@ def configure(level: str) -> None:
 
 
 def _start() -> None:
-    g.started = time.perf_counter()
     CALLS_THIS_REQUEST.set(0)
 
 
-def _access(response: Response) -> Response:
-    started = g.get("started")
+def _access_fields(response: Response) -> Response:
+    """What the access line needs from the app; gunicorn writes the line after sending the answer."""
     client = g.get("client")
-    access_log.info(
-        "request",
-        extra={
-            "method": request.method,
-            "endpoint": request.url_rule.rule if request.url_rule else None,
-            "path": request.path,
-            "status": response.status_code,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
-            "cache": response.headers.get("X-Cache-Status"),
-            "upstream_calls": CALLS_THIS_REQUEST.get(),
-            "client": client.prefix if client is not None else None,
-        },
-    )
+    request.environ[ACCESS_FIELDS] = {
+        "endpoint": request.url_rule.rule if request.url_rule else None,
+        "upstream_calls": CALLS_THIS_REQUEST.get(),
+        "client": client.prefix if client is not None else None,
+    }
     return response
 
 
 def init_app(app: Flask) -> None:
     app.before_request(_start)
-    app.after_request(_access)
+    app.after_request(_access_fields)

@@ -16,6 +16,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_flask_exporter import PrometheusMetrics
 
+from opitios.endpoints import DOCUMENT, Endpoint
+
 CACHE = Counter("opitios_cache_requests", "Cache lookups by data class and result (hit, miss, stale)", ["data_class", "result"])
 UPSTREAM = Counter("opitios_upstream_requests", "Upstream calls by operation and outcome (ok or an error code)", ["operation", "outcome"])
 UPSTREAM_SECONDS = Histogram(
@@ -41,6 +43,12 @@ REDIS_FAILURES = Counter("opitios_redis_failures", "Redis operations that failed
 CACHE_DEGRADED = Gauge("opitios_cache_degraded", "1 while a worker serves without Redis", multiprocess_mode="livemax")
 BUILD_INFO = Gauge("opitios_build_info", "Version, provider and paper/live of the running service",
                    ["version", "provider", "mode"], multiprocess_mode="max")
+
+
+SCRAPE = Endpoint(
+    DOCUMENT, "Prometheus metrics, all workers added up", media_type="text/plain",
+    description="Open like health: bind it to an internal interface or protect it at the proxy.",
+)
 
 
 def multiprocess() -> bool:
@@ -73,4 +81,4 @@ def init_app(app: Flask, version: str, provider: str, mode: str, collectors: tup
         body += generate_latest(outside)
         return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
-    app.add_url_rule("/metrics", "metrics", scrape)
+    app.add_url_rule("/metrics", "metrics", SCRAPE.describe(scrape))

@@ -10,22 +10,22 @@ from apispec_webframeworks.flask import FlaskPlugin
 from flask import Flask
 from marshmallow import Schema
 
-from opitios import __version__, openapi_examples
+from opitios import extensions, openapi_examples
+from opitios.endpoints import DOCUMENT, MARKET, TRADING, Endpoint, declared_in
 from opitios.errors import ERRORS
-from opitios.openapi_operations import DOCUMENT, MARKET, OPERATIONS, TRADING, Operation
 from opitios.openapi_rules import DECIMAL, cross_field_rules, order_rules, symbol_list_pattern, symbol_pattern, told
 from opitios.schemas.bars import TIMEFRAMES, Timeframe
 from opitios.schemas.batches import OneOf
-from opitios.schemas.common import MAX_SYMBOLS, DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
+from opitios.schemas.common import DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
 from opitios.schemas.envelopes import ErrorEnvelopeSchema, MarketMetadataSchema, MetadataSchema, TradingMetadataSchema
 from opitios.schemas.trading import OptionOrderArgs, OrderArgs, StockOrderArgs
+from opitios.version import __version__
 
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
 SYMBOL_EXAMPLES = {"stock": "AAPL", "option": "AAPL261127C00190000"}
 ORDER_BODIES = (OrderArgs, StockOrderArgs, OptionOrderArgs)
 PAGE_TOKEN = "page_token"
 
-SCOPES = {MARKET: "read", TRADING: "trade"}
 METADATA = {MARKET: MarketMetadataSchema, TRADING: TradingMetadataSchema}
 KEYED = (
     "AUTHENTICATION_REQUIRED", "INVALID_API_KEY", "INSUFFICIENT_PERMISSIONS", "RATE_LIMIT_EXCEEDED", "SERVICE_NOT_READY",
@@ -83,7 +83,7 @@ def build_spec(app: Flask) -> dict[str, Any]:
         title="opitios", version=__version__, openapi_version=OPENAPI_VERSION,
         plugins=[FlaskPlugin(), marshmallow], info={"description": DESCRIPTION},
     )
-    _describe_custom_fields(marshmallow, app.extensions["opitios.config"].section("limits")["max_batch_symbols"])
+    _describe_custom_fields(marshmallow, extensions.of(app).runtime.section("limits")["max_batch_symbols"])
     spec.components.security_scheme("ApiKey", {"type": "apiKey", "in": "header", "name": "X-API-Key"})
     spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer", "description": "the same API key"})
     for name, (description, schema, required) in HEADERS.items():
@@ -91,8 +91,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     spec.components.schema("ErrorEnvelope", {"example": openapi_examples.ERROR}, schema=ErrorEnvelopeSchema)
     for order in ORDER_BODIES:  # registered before the paths refer to them, with the rules between their fields
         spec.components.schema(_schema_name(order), order_rules(order()), schema=order)
+    declared = declared_in(app)
     for rule in app.url_map.iter_rules():
-        operation = OPERATIONS.get(rule.endpoint)
+        operation = declared.get(rule.endpoint)
         if operation is None:
             continue
         described = _operation(marshmallow, rule, operation)
@@ -118,7 +119,7 @@ def _describe_custom_fields(plugin: MarshmallowPlugin, max_symbols: int) -> None
         plugin.map_to_openapi_type(field_cls, openapi_type, None)
 
     def properties(converter, field, **kwargs) -> dict:
-        return _custom_field_properties(converter, field, min(max_symbols, MAX_SYMBOLS))
+        return _custom_field_properties(converter, field, max_symbols)
 
     plugin.converter.add_attribute_function(properties)
 
@@ -151,9 +152,9 @@ def _custom_field_properties(converter, field, max_symbols: int) -> dict:
     return {}
 
 
-def _operation(plugin: MarshmallowPlugin, rule, operation: Operation) -> dict:
+def _operation(plugin: MarshmallowPlugin, rule, operation: Endpoint) -> dict:
     described: dict[str, Any] = {"tags": [operation.kind], "summary": operation.summary, "operationId": rule.endpoint}
-    scope = SCOPES.get(operation.kind)
+    scope = operation.scope
     field_rules = cross_field_rules((operation.args, operation.body), operation.rules)
     description = " ".join([operation.description, *map(told, field_rules)]).strip()
     if scope is not None:
@@ -169,10 +170,10 @@ def _operation(plugin: MarshmallowPlugin, rule, operation: Operation) -> dict:
         described["parameters"] = parameters
     if operation.body is not None:
         content = {"schema": _body(plugin, operation.body)}
-        if rule.endpoint in openapi_examples.BODIES:
-            content["example"] = openapi_examples.BODIES[rule.endpoint]
+        if operation.example_body is not None:
+            content["example"] = operation.example_body
         described["requestBody"] = {"required": True, "content": {"application/json": content}}
-    described["responses"] = {"200": _success(plugin, rule.endpoint, operation), **_errors(plugin, operation)}
+    described["responses"] = {"200": _success(plugin, operation), **_errors(plugin, operation)}
     if operation.kind == MARKET and "GET" in rule.methods:
         described["responses"]["304"] = {"description": "Not Modified (If-None-Match)", "headers": _headers(MARKET_HEADERS)}
         if any(parameter["name"] == PAGE_TOKEN for parameter in parameters):
@@ -202,7 +203,7 @@ def _body(plugin: MarshmallowPlugin, body) -> dict:
     return schema
 
 
-def _parameters(plugin: MarshmallowPlugin, rule, operation: Operation) -> list[dict]:
+def _parameters(plugin: MarshmallowPlugin, rule, operation: Endpoint) -> list[dict]:
     """Path and query parameters from the route's *Args schema; rule variables become path parameters."""
     in_path = {operation.path_fields.get(name, name): name for name in rule.arguments}
     parameters = []
@@ -232,7 +233,7 @@ def _headers(names) -> dict:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _success(plugin: MarshmallowPlugin, endpoint: str, operation: Operation) -> dict:
+def _success(plugin: MarshmallowPlugin, operation: Endpoint) -> dict:
     if operation.kind == DOCUMENT:
         schema = {"type": "object"} if operation.media_type == "application/json" else {"type": "string"}
         return {"description": operation.summary, "headers": _headers(["X-Request-ID"]),
@@ -247,15 +248,15 @@ def _success(plugin: MarshmallowPlugin, endpoint: str, operation: Operation) -> 
             "additionalProperties": False,
         }
     }
-    if endpoint in openapi_examples.ANSWERS:
-        content["example"] = openapi_examples.ANSWERS[endpoint]
+    if operation.answer is not None:
+        content["example"] = operation.answer
     headers = SUCCESS_HEADERS.get(operation.kind, ("X-Request-ID", "Cache-Control"))
     return {"description": operation.summary, "headers": _headers(headers), "content": {"application/json": content}}
 
 
-def error_codes(operation: Operation) -> dict[int, list[str]]:
+def error_codes(operation: Endpoint) -> dict[int, list[str]]:
     """The error codes a route can answer with, by HTTP status."""
-    keyed = (*KEYED, *UPSTREAM) if operation.kind in SCOPES else ()
+    keyed = (*KEYED, *UPSTREAM) if operation.scope is not None else ()
     body = ("INVALID_REQUEST_BODY",) if operation.body is not None else ()
     by_status: dict[int, list[str]] = {}
     for code in dict.fromkeys([*operation.codes, *keyed, *body, "INTERNAL_SERVICE_ERROR"]):
@@ -265,7 +266,7 @@ def error_codes(operation: Operation) -> dict[int, list[str]]:
     return dict(sorted(by_status.items()))
 
 
-def _errors(plugin: MarshmallowPlugin, operation: Operation) -> dict:
+def _errors(plugin: MarshmallowPlugin, operation: Endpoint) -> dict:
     envelope = plugin.converter.resolve_nested_schema(ErrorEnvelopeSchema)
     responses = {}
     for status, codes in error_codes(operation).items():

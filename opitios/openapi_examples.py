@@ -1,4 +1,7 @@
-"""Examples for the OpenAPI description, by endpoint: answers of `make demo` as the README shows them (sandbox data)."""
+"""Examples for the OpenAPI description: answers of `make demo` as the README shows them (sandbox data).
+
+Each route names its own examples where it declares itself (opitios/routes/).
+"""
 
 from __future__ import annotations
 
@@ -138,42 +141,3 @@ ORDER_BODY = {"symbol": "AAPL", "qty": "2", "side": "buy", "type": "limit", "lim
               "client_order_id": "readme-1"}
 OPTION_ORDER_BODY = {"option_symbol": "AAPL261127C00190000", "qty": "1", "side": "buy", "type": "limit",
                      "limit_price": "1.50", "client_order_id": "readme-2"}
-
-# A whole success answer of each endpoint.
-ANSWERS = {
-    "stocks.quote": market(STOCK_QUOTE, "alpaca_real_time"),
-    "stocks.quote_from_body": market(STOCK_QUOTE, "alpaca_real_time"),
-    "stocks.quotes_batch": market(STOCK_BATCH, "alpaca_real_time"),
-    "stocks.quotes": market(STOCK_BATCH, "alpaca_real_time"),
-    "stocks.bars": market(BARS, "alpaca_historical"),
-    "options.quote": market(OPTION_QUOTE, "alpaca_options_real_time", "indicative"),
-    "options.quote_from_body": market(OPTION_QUOTE, "alpaca_options_real_time", "indicative"),
-    "options.quotes_batch": market(OPTION_BATCH, "alpaca_options_real_time", "indicative"),
-    "options.chain": market(CHAIN, "alpaca_options_chain", "indicative"),
-    "options.chain_from_body": market(CHAIN, "alpaca_options_chain", "indicative"),
-    "trading.account": trading(ACCOUNT),
-    "trading.positions": trading(POSITIONS),
-    "trading.orders": trading(ORDERS),
-    "trading.order": trading(ORDER),
-    "trading.cancel": trading({**ORDER, "status": "canceled", "canceled_at": "2026-11-25T10:23:37.074002Z"}),
-    "trading.place": trading(ORDER, idempotent_replay=False),
-    "trading.place_stock": trading(ORDER, idempotent_replay=False),
-    "trading.place_option": trading(OPTION_ORDER, idempotent_replay=False),
-    "trading.buy": trading(ORDER, idempotent_replay=False),
-    "trading.sell": trading({**ORDER, "side": "sell", "limit_price": "195.5"}, idempotent_replay=False),
-    "ops.health": plain(HEALTH),
-    "ops.ready": plain(READY),
-}
-# A request body each body-taking endpoint accepts.
-BODIES = {
-    "stocks.quote_from_body": {"symbol": "AAPL"},
-    "stocks.quotes_batch": {"symbols": ["AAPL", "ZZZZ", "XYZ"]},
-    "options.quote_from_body": {"option_symbol": "AAPL261127C00190000"},
-    "options.quotes_batch": {"option_symbols": ["AAPL261127C00190000", "AAPL300118C00190000"]},
-    "options.chain_from_body": {"underlying_symbol": "AAPL", "option_type": "call", "min_strike": "190", "max_strike": "190"},
-    "trading.place": ORDER_BODY,
-    "trading.place_stock": ORDER_BODY,
-    "trading.place_option": OPTION_ORDER_BODY,
-    "trading.buy": {"qty": "2", "type": "limit", "limit_price": "185.50"},
-    "trading.sell": {"qty": "2", "type": "limit", "limit_price": "195.50"},
-}

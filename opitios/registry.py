@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opitios.config import PROVIDER_SETTINGS, ConfigError
 from providers.base import MarketDataProvider
 
+if TYPE_CHECKING:  # an annotation: the `opitios` command reads available() without importing the app's metrics
+    from opitios.runtime.refresh import RuntimeConfig
+
 GROUP = "opitios.providers"
+T = TypeVar("T")
+
+log = logging.getLogger(__name__)
 
 
 def available() -> dict[str, EntryPoint]:
@@ -29,3 +36,28 @@ def build_provider(name: str, settings: Mapping[str, Any]) -> MarketDataProvider
     except Exception as error:  # a broken plugin must name itself, not crash with an import trace
         raise ConfigError(f"provider {name!r} ({entry.value}) failed to load: {error}") from error
     return factory({key: settings.get(key) for key in PROVIDER_SETTINGS})
+
+
+class Serving(Generic[T]):
+    """What ``build`` makes of the provider in force, made again whenever the runtime configuration names another.
+
+    The runtime configuration's ``upstream.provider`` wins; unset, ``OPITIOS_PROVIDER`` is served.
+    """
+
+    def __init__(self, settings: Mapping[str, Any], runtime: RuntimeConfig, build: Callable[[MarketDataProvider], T]):
+        self._settings = settings
+        self._build = build
+        self.provider_name = self._name(runtime.section("upstream"))
+        self.current: T = build(build_provider(self.provider_name, settings))
+        runtime.on_change(lambda sections: self._follow(sections["upstream"]))
+
+    def _name(self, upstream: Mapping[str, Any]) -> str:
+        return upstream["provider"] or self._settings["OPITIOS_PROVIDER"]
+
+    def _follow(self, upstream: Mapping[str, Any]) -> None:
+        name = self._name(upstream)
+        if name == self.provider_name:
+            return
+        self.current = self._build(build_provider(name, self._settings))
+        log.warning("provider switched from %s to %s by the runtime configuration", self.provider_name, name)
+        self.provider_name = name

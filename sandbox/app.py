@@ -1,4 +1,4 @@
-"""WSGI application: the control API, and the API pipeline (count, delay, auth, rate limit, faults, route)."""
+"""WSGI application: the control API, and the API pipeline (count, auth, rate limit, faults, route, then delay)."""
 import hmac
 import json
 import logging
@@ -95,7 +95,7 @@ class SandboxApp:
         else:
             extra = _logged_body(request) if request.method == "POST" else None
             entry = self.state.record(request.method, request.path, request.args.to_dict(), extra)
-            response = self._answer(request, entry)
+            response = self._answer(request)
             self.state.finish(entry, response.status_code)
         return response(environ, start_response)
 
@@ -105,19 +105,25 @@ class SandboxApp:
         return (hmac.compare_digest(key, self.state.key.encode())
                 & hmac.compare_digest(secret, self.state.secret.encode()))
 
-    def _answer(self, request: Request, entry: dict) -> Response:
-        path = request.path
-        api = family(path)
-        delay = self.state.latency(path)
+    def _answer(self, request: Request) -> Response:
+        # The answer (fault, rate window, state change) is decided on arrival and only sent late: a
+        # slow request must not spend switches set after it arrived (say, by the next test).
+        delay = self.state.latency(request.path)
+        response = self._decide(request)
         if delay:
             time.sleep(delay)
+        return response
+
+    def _decide(self, request: Request) -> Response:
+        path = request.path
+        api = family(path)
         if not self._authorized(request):
             return _json(401, error_body(api, 401), _rate_headers(self.state.peek_rate()))
-        window = self.state.take_rate(entry)
+        window = self.state.take_rate()
         if not window.allowed:
             return _json(429, error_body(api, 429), _rate_headers(window, exhausted=True))
         headers = _rate_headers(window)
-        fault = self.state.take_fault(entry)
+        fault = self.state.take_fault(path)
         if fault is not None and fault.status is not None:
             exhausted = fault.status == 429
             return _json(fault.status, error_body(api, fault.status), _rate_headers(window, exhausted))

@@ -1,5 +1,18 @@
-"""The sandbox's fixed universe: known stocks with reference prices, and the special symbols."""
+"""The sandbox's fixed universe: named stocks, generated stocks, and the special symbols.
+
+Beside the 26 named stocks and the three edge cases, the sandbox lists GENERATED_COUNT generated
+stocks, so a client (``make bench`` (b)) can ask for hundreds of distinct symbols. They are
+``SX`` followed by three letters, in order: SXAAA, SXAAB, … SXATF. Each one's reference price,
+volume and listing are hashed from its name (sandbox/det.py), so every process, on every run,
+makes the same universe. The stem is chosen so that no generated name can be a symbol the tests,
+the README or the benchmark use as *unknown* (ZZZZ, ZZZZX, Q..X, S0…S499): a second letter X
+followed by letters only.
+"""
 from dataclasses import dataclass
+from itertools import islice, product
+from string import ascii_uppercase
+
+from .det import pick, uniforms
 
 
 @dataclass(frozen=True)
@@ -48,9 +61,26 @@ NO_BID = "XYZ"
 NO_TRADE = "NOTRD"
 NULL_SNAPSHOT = "NULLSNAP"
 
+GENERATED_STEM = "SX"
+GENERATED_COUNT = 500
+
+
+def _generated(count: int) -> list[Stock]:
+    """``count`` ordinary stocks named stem + three letters; price 5-500 and volume 100k-100M, log-uniform."""
+    names = (GENERATED_STEM + "".join(letters) for letters in product(ascii_uppercase, repeat=3))
+    stocks = []
+    for symbol in islice(names, count):
+        u = uniforms(symbol, "universe")
+        price = round(5 * 100 ** u[0], 2)
+        volume = int(100_000 * 1000 ** u[1])
+        stocks.append(Stock(symbol, price, volume, pick("QNP", u[2])))
+    return stocks
+
+
 STOCKS: dict[str, Stock] = {
     symbol: Stock(symbol, price, volume, listing) for symbol, price, volume, listing in _TABLE
 }
+STOCKS.update((stock.symbol, stock) for stock in _generated(GENERATED_COUNT))
 STOCKS[NO_BID] = Stock(NO_BID, 3.15, 400_000, "Q", no_bid=True)
 STOCKS[NO_TRADE] = Stock(NO_TRADE, 12.40, 0, "N", traded=False)
 STOCKS[NULL_SNAPSHOT] = Stock(NULL_SNAPSHOT, 50.00, 0, "N", traded=False, null_snapshot=True)

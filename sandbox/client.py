@@ -122,6 +122,10 @@ class SandboxServer:
     def reset(self) -> None:
         self._control("POST", "reset")
 
+    def clear_calls(self) -> None:
+        """Counters, call log and rate window to zero, switches untouched (say, after an app's start-up calls)."""
+        self._control("DELETE", "calls")
+
     def calls(self) -> dict:
         return self._control("GET", "calls")
 

@@ -52,6 +52,11 @@ def _stream(state: State, method: str, body: bytes) -> tuple[int, dict]:
     return 200, {"switches": state.stream.switches(), **state.stream.stats()}
 
 
+def _clear_calls(state: State) -> dict:
+    state.clear_calls()
+    return {"ok": True}
+
+
 def _reset(state: State) -> dict:
     state.reset()
     return {"ok": True}
@@ -66,7 +71,8 @@ _ROUTES = {
     "/_sandbox/": {"GET": lambda state, body: (200, _index())},
     "/_sandbox/health": {"GET": lambda state, body: (200, {"ok": True, "stream_url": state.stream_url})},
     "/_sandbox/catalog": {"GET": lambda state, body: (200, _catalog(state))},
-    "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls())},
+    "/_sandbox/calls": {"GET": lambda state, body: (200, state.calls()),
+                        "DELETE": lambda state, body: (200, _clear_calls(state))},
     "/_sandbox/reset": {"POST": lambda state, body: (200, _reset(state))},
     "/_sandbox/stream": {
         "GET": lambda state, body: _stream(state, "GET", body),

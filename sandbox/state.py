@@ -100,16 +100,12 @@ class State:
         self._start_switches = {**DEFAULT_SWITCHES, "clock": _check("clock", clock)}  # what a reset restores
         self._lock = threading.Lock()
         self.book = Book()
-        # Bumped by every reset: a request that arrived before it (and is still sleeping out its
-        # latency) must not spend a fault or a rate-window slot meant for the requests after it.
-        self._generation = 0
         self.stream = StreamState()
         self.stream_url = ""  # the websocket listener's ws:// URL, once it listens
         with self._lock:
             self._reset_locked()
 
     def _reset_locked(self) -> None:
-        self._generation += 1
         self._now = self._start_now
         self._switches = dict(self._start_switches)
         self._total = 0
@@ -128,6 +124,15 @@ class State:
     def _clock(self) -> datetime:
         # "live" follows the wall clock (as the stream always does), so REST answers age as real ones do.
         return datetime.now(UTC) if self._switches["clock"] == "live" else self._now
+
+    def clear_calls(self) -> None:
+        """Counters, log and rate window back to zero; switches, clock and book stay as they are."""
+        with self._lock:
+            self._total = 0
+            self._by_path = Counter()
+            self._log = deque(maxlen=LOG_SIZE)
+            self._window = None
+            self._used = 0
 
     def context(self) -> Context:
         with self._lock:
@@ -154,7 +159,6 @@ class State:
         so a test can count the calls in any window of time."""
         entry = {"method": method, "path": path, "query": query, **(extra or {}), "status": None, "at": time.time()}
         with self._lock:
-            entry["generation"] = self._generation
             self._total += 1
             self._by_path[path] += 1
             self._log.append(entry)
@@ -167,8 +171,7 @@ class State:
     def calls(self) -> dict:
         with self._lock:
             return {"total": self._total, "by_path": dict(self._by_path),
-                    "log": [{**{k: v for k, v in entry.items() if k != "generation"}, "query": dict(entry["query"])}
-                            for entry in self._log]}
+                    "log": [dict(entry, query=dict(entry["query"])) for entry in self._log]}
 
     def _applies(self, path: str) -> bool:
         prefix = self._switches["path_prefix"]
@@ -179,14 +182,11 @@ class State:
         with self._lock:
             return self._switches["latency_ms"] / 1000 if self._applies(path) else 0.0
 
-    def take_fault(self, entry: dict) -> Fault | None:
-        """The failure to answer the request of ``entry`` with, spending one of ``error_count``; both fault
-        switches clear at 0. A request from before the last reset takes none."""
+    def take_fault(self, path: str) -> Fault | None:
+        """The failure to answer with, spending one of ``error_count``; both fault switches clear at 0."""
         with self._lock:
             s = self._switches
-            if entry["generation"] != self._generation or not self._applies(entry["path"]):
-                return None
-            if s["error_status"] is None and not s["invalid_json"]:
+            if not self._applies(path) or (s["error_status"] is None and not s["invalid_json"]):
                 return None
             fault = Fault(s["error_status"], s["invalid_json"])
             if s["error_count"] is not None:
@@ -201,13 +201,13 @@ class State:
             self._window, self._used = window, 0
         return (window + 1) * 60
 
-    def take_rate(self, entry: dict) -> RateWindow:
-        """Spend one request of the current wall-clock minute (one from before the last reset spends nothing)."""
+    def take_rate(self) -> RateWindow:
+        """Spend one request of the current wall-clock minute."""
         with self._lock:
             reset = self._roll_window()
             limit = self._switches["rate_limit_per_minute"]
             allowed = self._used < limit
-            if allowed and entry["generation"] == self._generation:
+            if allowed:
                 self._used += 1
             return RateWindow(allowed, limit, max(0, limit - self._used), reset)
 

@@ -9,7 +9,8 @@ from sqlalchemy import delete, insert, text, update
 from flask.testing import FlaskClient
 
 from harness.namespace import TEST_REDIS_URL, forget, new_prefix
-from opitios import create_app, stop_background
+from opitios import extensions
+from opitios.app import create_app, stop_background
 from opitios.access.keys import create_key
 from opitios.cli import main
 from opitios.db import make_engine
@@ -150,16 +151,26 @@ def sandbox(sandbox_server):
 # --- the gateway wired to the sandbox --------------------------------------------------------
 
 
+# Bounds the wait for an app's first market-clock ask, which its upstream timeout ends anyway.
+CLOCK_WAIT_SECONDS = 30
+
+
 @pytest.fixture
 def new_app(api_key):
-    """create_app(), with the app's background threads stopped when the test ends."""
+    """create_app(), with the app's background threads stopped when the test ends.
+
+    It returns once the app's first (background) market-clock ask has ended, so a test starts
+    from a known market state, unless ``wait_for_clock=False`` (a test of a clock that stalls).
+    """
     built = []
 
-    def build(overrides=None):
+    def build(overrides=None, wait_for_clock=True):
         app = create_app(overrides)
         app.config["TEST_API_KEY"] = api_key
         app.test_client_class = KeyedClient
         built.append(app)
+        if wait_for_clock:
+            assert extensions.of(app).services.clock.first_ask_done.wait(CLOCK_WAIT_SECONDS), "no market-clock ask ended"
         return app
 
     yield build
@@ -169,9 +180,13 @@ def new_app(api_key):
 
 @pytest.fixture
 def make_app(sandbox, new_app):
-    """Build an app whose upstream is the sandbox; keyword overrides replace settings."""
+    """Build an app whose upstream is the sandbox; keyword overrides replace settings.
 
-    def build(**overrides):
+    The sandbox's counters start at zero once the app is built: they count what the test's
+    requests cause, not the app's start-up clock ask.
+    """
+
+    def build(wait_for_clock=True, **overrides):
         settings = {
             **sandbox.gateway_env(),
             "ALPACA_STOCK_FEED": "iex",
@@ -184,7 +199,10 @@ def make_app(sandbox, new_app):
             "TESTING": True,
             **overrides,
         }
-        return new_app(settings)
+        app = new_app(settings, wait_for_clock)
+        if wait_for_clock:
+            sandbox.clear_calls()
+        return app
 
     return build
 

@@ -6,6 +6,7 @@ import logging
 import pytest
 from sqlalchemy import select, text
 
+from opitios import extensions
 from opitios.access.keys import create_key, matches
 from opitios.models import ApiKey, ErrorLog
 from tests.waiting import eventually
@@ -111,7 +112,7 @@ def test_bearer_works_for_clients_that_can_only_set_authorization(app, keys):
 def test_trading_needs_trade_whatever_public_market_data_says(app, keys, rows):
     rows.put("access", {"public_market_data": True})
     client = app.test_client()
-    app.extensions["opitios.config"].refresh()
+    extensions.of(app).runtime.refresh()
     assert anonymous(client).get("/api/v1/account").status_code == 401
     assert with_key(client, keys["read"]).get("/api/v1/account").headers["X-Error-Code"] == "INSUFFICIENT_PERMISSIONS"
     assert with_key(client, keys["trade"]).get("/api/v1/account").status_code == 200
@@ -120,7 +121,7 @@ def test_trading_needs_trade_whatever_public_market_data_says(app, keys, rows):
 
 def test_public_market_data_opens_reads_but_not_to_a_bad_key(app, rows):
     rows.put("access", {"public_market_data": True})
-    app.extensions["opitios.config"].refresh()
+    extensions.of(app).runtime.refresh()
     client = anonymous(app.test_client())
     assert client.get(QUOTE).status_code == 200
     assert with_key(client, "opk_bad").get(QUOTE).headers["X-Error-Code"] == "INVALID_API_KEY"
@@ -318,7 +319,7 @@ def test_no_secret_anywhere_after_an_error_sweep(make_app, sandbox, keys, engine
     ask("get", QUOTE)
     with_key(client, keys["trade"])
     ask("get", QUOTE)
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     with engine.connect() as connection:
         rows = json.dumps([list(row) for row in connection.execute(select(ErrorLog)).all()], default=str)
     logged = "\n".join(record.getMessage() for record in caplog.records)

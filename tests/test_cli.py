@@ -64,3 +64,15 @@ def test_a_command_that_needs_the_database_still_makes_its_folder(tmp_path):
 
     assert done.returncode == 0, done.stderr
     assert (instance / "opitios.db").is_file()
+
+
+def test_a_database_command_writes_no_metrics_where_the_deployment_keeps_them(tmp_path):
+    """PROMETHEUS_MULTIPROC_DIR is set for the whole deployment; only the app's workers may write there."""
+    metrics = tmp_path / "metrics"  # gunicorn makes it when it starts; a migration runs before that
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics), "DATABASE_URL": f"sqlite:///{tmp_path / 'o.db'}"}
+
+    done = subprocess.run([str(OPITIOS), "db", "upgrade"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=120)
+
+    assert done.returncode == 0, done.stderr
+    assert not metrics.exists()

@@ -29,6 +29,7 @@ from cluster.topology import INSTANCES, Ports
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ApiConfiguration
+from tests.limit_sync import counts_shared
 from tests.steady_load import SteadyLoad, failed
 from tests.waiting import eventually
 
@@ -173,16 +174,25 @@ def test_a_hundred_concurrent_misses_on_three_instances_make_one_upstream_call(c
 def test_one_clients_limit_holds_across_the_three_instances(cluster, upstream, cluster_db):
     key, _ = create_key(cluster_db, "limited desk", ["read"])
     offsets = log_offsets(cluster)
-    started = time.monotonic()
-    answers = [requests.get(cluster.url + "/api/v1/stocks/AAPL/quote", headers={"X-API-Key": key}, timeout=30)
-               for _ in range(KEYED_PER_MINUTE + 10)]
+    instances = [f"http://127.0.0.1:{port}" for port in cluster.instance_ports.values()]
+    # Rounds of concurrent requests through nginx, the counts shared between rounds (waited for on each
+    # instance's /metrics): a worker misses at most the other requests of the round under way, which is
+    # the documented overshoot (what the other workers accept within a sync interval) for this traffic.
+    round_size, answers, started = 6, [], time.monotonic()
+    with ThreadPoolExecutor(max_workers=round_size) as pool:
+        for _ in range((KEYED_PER_MINUTE + 10) // round_size + 1):
+            answers += pool.map(
+                lambda _: requests.get(cluster.url + "/api/v1/stocks/AAPL/quote", headers={"X-API-Key": key}, timeout=30),
+                range(round_size),
+            )
+            counts_shared(*instances)
     elapsed = time.monotonic() - started
     statuses = [answer.status_code for answer in answers]
     assert set(statuses) <= {200, 429}
-    # Nothing is refused before the limit; past it, the sliding window counter may let through at most the share
-    # of the limit that a previous minute's window loses during the run (none when no minute boundary passed).
-    assert statuses[:KEYED_PER_MINUTE] == [200] * KEYED_PER_MINUTE
-    assert statuses.count(200) <= KEYED_PER_MINUTE + math.ceil(KEYED_PER_MINUTE * elapsed / 60)
+    # Past the limit the sliding window counter may also let through the share of the limit that the previous
+    # minute's window loses during the run (none when no minute boundary passed).
+    slide = math.ceil(KEYED_PER_MINUTE * elapsed / 60)
+    assert KEYED_PER_MINUTE <= statuses.count(200) <= KEYED_PER_MINUTE + (round_size - 1) + slide
     for answer in answers:
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
@@ -280,10 +290,15 @@ def test_killing_the_redis_primary_under_load_fails_no_request_and_loses_no_row(
         recovered_after = time.monotonic() - killed_at
         answers = load.since(killed_at)
     during = [answer for answer in answers if answer.at <= killed_at + recovered_after]
-    report(failover_5xx=len(failed(answers)), requests_during_failover=len(during), sentinel_promoted_seconds=round(promoted_after, 1),
-           back_on_shared_state_seconds=round(recovered_after, 1), failures=[answer.error for answer in failed(answers)])
+    refused = [answer for answer in during if answer.status == 429]
+    report(failover_5xx=len(failed(answers)), requests_during_failover=len(during), budget_429_during_failover=len(refused),
+           sentinel_promoted_seconds=round(promoted_after, 1), back_on_shared_state_seconds=round(recovered_after, 1),
+           failures=[answer.error for answer in failed(answers)])
     assert failed(load.answers) == []
-    assert {answer.status for answer in load.answers} == {200}
+    # Served (from the L1, the worker's own cache or the upstream), or an honest 429: while Redis is away a
+    # worker spends only its share of what the shared budget had left when it last saw it, which is nothing
+    # for a worker that had only answered from the cache, so that the budget holds through the outage.
+    assert {answer.status for answer in load.answers} <= {200, 429}
 
     # Shared again: a new key is written to the new primary, and the replicated cache is read from it.
     assert requests.get(f"{cluster.url}/api/v1/stocks/KO/quote", timeout=30).status_code == 200

@@ -29,7 +29,7 @@ def part(heading: str) -> str:
 
 @pytest.fixture(scope="module")
 def spec(tmp_path_factory):
-    from opitios import create_app
+    from opitios.app import create_app
 
     app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path_factory.mktemp('contract') / 'unused.db'}"}, connect=False)
     with app.app_context():

@@ -1,13 +1,16 @@
 """With PostgreSQL gone, market data keeps flowing on the last good configuration; when it is back, all resumes."""
 
+import logging
+
 import pytest
 from sqlalchemy import select, text, update
 
+from opitios import extensions
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.migrate import upgrade
 from opitios.models import ApiConfiguration, ErrorLog
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
 from tests.waiting import eventually
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:{port}/test?options=-csearch_path%3Dopitios_outage_test"
@@ -62,7 +65,7 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
     client = app.test_client()
     client.environ_base["HTTP_X_API_KEY"] = key  # a key of this database, verified before the outage
-    writer = app.extensions["opitios.error_log"]
+    writer = extensions.of(app).error_log
     assert readiness(client)[0] == 200
     assert batch_status(client, 3) == 400  # the database's limit (2) is in force
 
@@ -86,3 +89,42 @@ def test_postgres_outage_and_recovery(make_app, postgres, proxy):
     with postgres.connect() as connection:
         endpoints = connection.execute(select(ErrorLog.endpoint)).scalars().all()
     assert "/back-again" in endpoints and "/nope" not in endpoints
+
+
+class SteppedClock:
+    """A monotonic clock that moves only when the test says so."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_an_outage_is_logged_once_then_at_most_once_a_minute(make_app, postgres, proxy, caplog):
+    key, _ = create_key(postgres, "quiet outage", ["read"])
+    app = make_app(DATABASE_URL=POSTGRES.format(port=proxy.port))
+    client = app.test_client()
+    client.environ_base["HTTP_X_API_KEY"] = key
+    clock = SteppedClock()
+    extensions.of(app).keys.clock = clock
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200  # verified while the database is up
+    caplog.set_level(logging.INFO, logger="opitios.access.keys")
+
+    def logged(text):
+        return [r.getMessage() for r in caplog.records if r.name == "opitios.access.keys" and text in r.getMessage()]
+
+    proxy.stop()
+    for _ in range(6):  # 50 s of requests, each past the remembered verdict, so each asks the database
+        clock.now += 10
+        assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("keeping the last verdict")) == 1  # the change, once
+    clock.now += 10  # a minute after that line
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("keeping the last verdict")) == 2
+
+    proxy.start()
+    clock.now += 10
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 200
+    assert len(logged("database reachable again")) == 1
+    assert len(logged("keeping the last verdict")) == 2

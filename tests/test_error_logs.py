@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import select
 
+from opitios import extensions
 from opitios.db import make_engine
 from opitios.error_log import ErrorLogWriter
 from opitios.models import ErrorLog
@@ -39,7 +40,7 @@ def app(make_app):
 def test_each_error_class_writes_a_row(app, engine, method, path, kwargs, status, code):
     response = getattr(app.test_client(), method)(path, **kwargs)
     assert response.status_code == status
-    assert app.extensions["opitios.error_log"].flush()
+    assert extensions.of(app).error_log.flush()
     [row] = logged(engine)
     assert (row.error_code, row.http_status, row.method) == (code, status, method.upper())
     assert row.request_id == response.headers["X-Request-ID"]
@@ -53,7 +54,7 @@ def test_each_error_class_writes_a_row(app, engine, method, path, kwargs, status
 def test_upstream_errors_are_logged_with_their_details(app, engine, sandbox):
     sandbox.switches(error_status=503, path_prefix="/v2/stocks")
     app.test_client().get("/api/v1/stocks/AAPL/quote")
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     [row] = logged(engine)
     assert row.error_code == "UPSTREAM_SERVICE_ERROR" and row.context["details"]["upstream_status"] == 503
     assert sandbox.key not in str(row.context) and sandbox.secret not in str(row.context)
@@ -67,7 +68,7 @@ def test_rows_keep_only_the_query_parameters_the_route_declares(app, engine):
     client = app.test_client()
     client.get("/api/v1/stocks/AAPL/bars?timeframe=2Min&limit=5&debug=hunter2&callback=s3")
     client.get("/nope?api_key=hunter2&symbol=AAPL")  # no route: nothing is declared
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     bars, nope = logged(engine)
     assert bars.context["query"] == {"timeframe": "2Min", "limit": "5"}
     assert nope.context["query"] == {}
@@ -79,7 +80,7 @@ def test_a_key_in_the_query_never_reaches_a_row_whatever_the_parameter_is_called
     client.environ_base.pop("HTTP_X_API_KEY")
     response = client.get(f"/api/v1/stocks/AAPL/quote?{name}={api_key}")
     assert response.status_code == 401
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     [row] = logged(engine)
     assert secret_part(api_key) not in str(list(row))
 
@@ -94,7 +95,7 @@ def test_key_shaped_and_configured_secret_values_are_redacted_wherever_a_row_hol
     client.get(f"/api/v1/stocks/AAPL/bars?timeframe={sandbox.secret}&start={sandbox.key}")
     client.get(f"/api/v1/orders/{sandbox.secret}")
     client.get(f"/api/v1/options/{api_key.upper()}/quote")
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     rows = logged(engine)
     assert len(rows) == 6
     everything = str([list(row) for row in rows])
@@ -107,7 +108,7 @@ def test_key_shaped_and_configured_secret_values_are_redacted_wherever_a_row_hol
 
 def test_successes_write_nothing(app, engine):
     assert app.test_client().get("/api/v1/stocks/AAPL/quote").status_code == 200
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     assert logged(engine) == []
 
 
@@ -131,7 +132,7 @@ def test_errors_tail_shows_recent_rows(app, engine, runner):
     client = app.test_client()
     client.get("/nope")
     client.get("/api/v1/stocks/ZZZZ/quote", headers={"X-Request-ID": "tail-me"})
-    app.extensions["opitios.error_log"].flush()
+    extensions.of(app).error_log.flush()
     result = runner.invoke(args=["errors", "tail", "-n", "1"])
     assert result.exit_code == 0
     assert "SYMBOL_NOT_FOUND" in result.output and "tail-me" in result.output and "/nope" not in result.output

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from opitios import extensions
 from opitios.cache import CacheStore, Entry
 from opitios.shared_redis import SharedRedis
 
@@ -37,7 +38,7 @@ def test_the_l1_never_answers_past_the_entrys_ttl(store):
 
 def refresher(app):
     """The app's refresh-ahead, its background thread stopped: the test decides when it runs."""
-    ahead = app.extensions["opitios"].cached.ahead
+    ahead = extensions.of(app).services.cached.ahead
     ahead.stop()
     return ahead
 

@@ -4,7 +4,7 @@ import logging
 
 import pytest
 
-from tests.redis_server import RedisServer
+from harness.redis_server import RedisServer
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
 BATCH = "/api/v1/stocks/quotes/batch"
@@ -61,3 +61,12 @@ def test_an_invalid_batch_is_refused_for_what_it_is_and_costs_one(limited):
     refused = limited.post(BATCH, data=HOSTILE["nested 3,000 deep"], content_type="application/json")
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "INVALID_REQUEST_BODY"
     assert [limited.get(QUOTE).status_code for _ in range(5)] == [200] * 4 + [429]
+
+
+def test_a_batch_past_the_limit_in_force_is_refused_for_what_it_is_and_costs_one(make_app, rows):
+    rows.put("rate_limits", FIVE_AN_HOUR)
+    rows.put("limits", {"max_batch_symbols": 2})
+    client = make_app().test_client()
+    refused = client.post(BATCH, json={"symbols": ["AAPL", "MSFT", "SPY"]})
+    assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "REQUEST_SIZE_EXCEEDED"
+    assert [client.get(QUOTE).status_code for _ in range(5)] == [200] * 4 + [429]

@@ -31,7 +31,7 @@ def test_no_key_or_secret_reaches_a_log_line_or_an_error_row(sandbox, tmp_path):
     secret = key.split("_", 2)[2]
     env = {
         **sandbox.gateway_env(), "DATABASE_URL": database,
-        # Debug lines too (flask-cors names the path it matched), and the access log of both gunicorn and the app.
+        # Debug lines too (flask-cors names the path it matched), and the access lines, with the app's fields in them.
         "OPITIOS_LOG_LEVEL": "debug", "OPITIOS_CORS_ORIGINS": "https://desk.example",
     }
     keyed = {"X-API-Key": key, "Origin": "https://desk.example"}
@@ -55,7 +55,7 @@ def test_no_key_or_secret_reaches_a_log_line_or_an_error_row(sandbox, tmp_path):
     for value in (secret, sandbox.secret, sandbox.key):
         assert value not in log
         assert value not in rows
-    assert '"gunicorn.access"' in log and '"opitios.access"' in log
+    assert '"gunicorn.access"' in log and f'"client": "{prefix}"' in log
 
 
 def _rows(engine) -> list:

@@ -1,7 +1,6 @@
 """What an operator sees: metrics added up across workers, JSON log lines without secrets, health."""
 
 import json
-import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 
@@ -9,7 +8,9 @@ import requests
 
 from harness.database import migrated_sqlite
 from harness.servers import GunicornServer, access_entries
-from opitios.logs import json_formatter, RequestIdFilter
+from opitios.access.keys import create_key
+from opitios.db import make_engine
+from tests.waiting import eventually
 
 
 def samples(text: str, name: str) -> dict[str, float]:
@@ -45,27 +46,46 @@ def test_metrics_add_up_across_two_gunicorn_workers(sandbox, tmp_path):
     assert "symbol=" not in text and "AAPL" not in text  # no unbounded labels
 
 
-def test_the_access_log_is_one_json_object_per_line_without_secrets(make_app, api_key, sandbox, caplog):
-    caplog.set_level(logging.INFO, logger="opitios.access")
-    client = make_app().test_client()
-    client.get("/api/v1/stocks/AAPL/quote", headers={"X-Request-ID": "log-1"})
-    client.get("/api/v1/stocks/AAPL/quote", headers={"X-Request-ID": "log-2", "Authorization": "Bearer " + api_key})
-    records = [record for record in caplog.records if record.name == "opitios.access"]
-    assert len(records) == 2
-    formatter = json_formatter()
-    lines = []
-    for record in records:
-        RequestIdFilter().filter(record)
-        lines.append(json.loads(formatter.format(record)))
-    first, second = lines
-    assert {"timestamp", "level", "logger", "message", "request_id", "method", "endpoint", "status", "duration_ms",
-            "cache", "upstream_calls", "client"} <= set(first)
-    assert (first["method"], first["status"], first["endpoint"]) == ("GET", 200, "/api/v1/stocks/<path:symbol>/quote")
-    assert first["request_id"] == "log-1" and first["cache"] == "MISS" and first["upstream_calls"] >= 1
-    assert second["cache"] == "HIT" and second["upstream_calls"] == 0
-    assert first["client"] == api_key.split("_")[1]
-    rendered = json.dumps(lines)
-    assert api_key not in rendered and sandbox.secret not in rendered
+def access_lines(text: str) -> list[dict]:
+    """Every access line in gunicorn's output, whoever wrote it."""
+    return [json.loads(line) for line in text.splitlines() if re.search(r'"logger": "[a-z]+\.access"', line)]
+
+
+def test_each_request_leaves_exactly_one_access_line_with_every_field(sandbox, tmp_path):
+    database = migrated_sqlite(tmp_path)
+    engine = make_engine(database)
+    key, prefix = create_key(engine, "logged desk", ["read"])
+    engine.dispose()
+    env = {**sandbox.gateway_env(), "DATABASE_URL": database, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics")}
+    quote = "/api/v1/stocks/AAPL/quote"
+    with GunicornServer("wsgi:app", workers=1, env=env) as server:
+        start = server.log_size()
+        sent = [
+            requests.get(server.url + quote, headers={"X-Request-ID": "log-1", "X-API-Key": key,
+                                                     "User-Agent": "desk/1"}, timeout=30),
+            requests.get(server.url + quote + "?note=query-text", headers={"X-Request-ID": "log-2"}, timeout=30),
+            requests.get(server.url + "/nope", headers={"X-Request-ID": "log-3"}, timeout=30),
+        ]
+        # A last request on the same (only) worker: once its line is there, the lines of those before it are too.
+        requests.get(server.url + "/api/v1/health", headers={"X-Request-ID": "log-end"}, timeout=30)
+        eventually(lambda: "log-end" in {line["request_id"] for line in access_lines(server.log_since(start))})
+        log = server.log_since(start)
+        # Ours only: the readiness probes of GunicornServer.start() may still be writing theirs.
+        lines = [line for line in access_lines(log) if line["request_id"] in ("log-1", "log-2", "log-3")]
+        pids = server.worker_pids()
+    assert [answer.status_code for answer in sent] == [200, 200, 404]
+    assert [line["request_id"] for line in lines] == ["log-1", "log-2", "log-3"]  # one line each, no other
+    first, second, missing = lines
+    assert set(first) == {"timestamp", "level", "logger", "message", "request_id", "method", "endpoint", "path",
+                          "status", "duration_ms", "cache", "upstream_calls", "client", "remote", "bytes",
+                          "user_agent", "pid"}
+    assert (first["method"], first["path"], first["endpoint"]) == ("GET", quote, "/api/v1/stocks/<path:symbol>/quote")
+    assert (first["status"], first["cache"], first["client"], first["user_agent"]) == (200, "MISS", prefix, "desk/1")
+    assert first["upstream_calls"] >= 1 and first["duration_ms"] > 0 and first["pid"] in pids
+    assert first["bytes"] == len(sent[0].content) and first["remote"] == "127.0.0.1"  # the body, as gunicorn counts it
+    assert (second["cache"], second["upstream_calls"], second["client"], second["path"]) == ("HIT", 0, None, quote)
+    assert (missing["status"], missing["endpoint"], missing["upstream_calls"]) == (404, None, 0)
+    assert "query-text" not in log and key not in log and sandbox.secret not in log
 
 
 def test_health_is_cheap_and_says_what_it_serves(make_app, sandbox):

@@ -10,11 +10,11 @@ from click.testing import CliRunner
 from flask.cli import ScriptInfo
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
+from opitios import extensions
 from opitios.cli import main
+from opitios.endpoints import MARKET, TRADING, declared_in
 from opitios.errors import ERRORS
-from opitios.openapi_examples import ANSWERS, BODIES
 from opitios.openapi import build_spec, error_codes
-from opitios.openapi_operations import MARKET, OPERATIONS, TRADING
 from opitios.schemas.bars import BarsArgs
 from opitios.schemas.options import ChainQueryArgs
 
@@ -57,7 +57,7 @@ def test_every_route_is_documented_with_its_methods(app, spec):
         path, method, _ = documented[rule.endpoint]
         assert path == re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
         assert method.upper() in rule.methods
-    assert set(documented) == set(OPERATIONS)
+    assert set(documented) == set(declared_in(app))
 
 
 def test_parameters_come_from_the_args_schemas_that_validate(spec):
@@ -98,13 +98,13 @@ def test_our_fields_are_described_by_their_rules(spec):
     assert start["schema"]["anyOf"] == [{"format": "date"}, {"format": "date-time"}]
 
 
-def test_security_and_scopes(spec):
+def test_security_and_scopes(app, spec):
     assert spec["components"]["securitySchemes"] == {
         "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         "Bearer": {"type": "http", "scheme": "bearer", "description": "the same API key"},
     }
     for endpoint, (_, _, operation) in operations(spec).items():
-        kind = OPERATIONS[endpoint].kind
+        kind = declared_in(app)[endpoint].kind
         if kind in (MARKET, TRADING):
             assert operation["security"] == [{"ApiKey": []}, {"Bearer": []}]
             assert operation["x-scope"] == {MARKET: "read", TRADING: "trade"}[kind]
@@ -112,9 +112,10 @@ def test_security_and_scopes(spec):
             assert "security" not in operation and "x-scope" not in operation
 
 
-def test_error_responses_list_the_contract_codes_of_each_route(spec):
+def test_error_responses_list_the_contract_codes_of_each_route(app, spec):
+    declared = declared_in(app)
     for endpoint, (_, _, operation) in operations(spec).items():
-        for status, codes in error_codes(OPERATIONS[endpoint]).items():
+        for status, codes in error_codes(declared[endpoint]).items():
             response = operation["responses"][str(status)]
             assert all(ERRORS[code][0] == status or (status, code) == (413, "REQUEST_SIZE_EXCEEDED") for code in codes)
             narrowed = response["content"]["application/json"]["schema"]["allOf"]
@@ -123,7 +124,7 @@ def test_error_responses_list_the_contract_codes_of_each_route(spec):
         assert "500" in operation["responses"]
     _, _, quote = operations(spec)["stocks.quote"]
     assert set(quote["responses"]) == {"200", "304", "400", "401", "403", "404", "429", "500", "502", "503", "504"}
-    assert error_codes(OPERATIONS["stocks.quote"])[404] == ["SYMBOL_NOT_FOUND"]
+    assert error_codes(declared["stocks.quote"])[404] == ["SYMBOL_NOT_FOUND"]
     _, _, place = operations(spec)["trading.place"]
     assert {"413", "422"} <= set(place["responses"])
 
@@ -132,19 +133,21 @@ def test_every_example_matches_its_documented_shape(app, spec):
     """Response examples pass the same conformance check as real answers; body examples are requests the app accepts."""
     schema = schemathesis.openapi.from_dict(spec)
     client = app.test_client()
-    assert set(BODIES) == {endpoint for endpoint, described in OPERATIONS.items() if described.body is not None}
-    assert set(ANSWERS) <= set(OPERATIONS)
-    for endpoint in OPERATIONS:
+    declared = declared_in(app)
+    bodies = {endpoint: described.example_body for endpoint, described in declared.items() if described.example_body}
+    answers = {endpoint: described.answer for endpoint, described in declared.items() if described.answer}
+    assert set(bodies) == {endpoint for endpoint, described in declared.items() if described.body is not None}
+    for endpoint in declared:
         operation = schema.find_operation_by_id(endpoint)
         path = {name: PATH_EXAMPLES[name] for name in re.findall(r"{(\w+)}", operation.path)}
         url = operation.path.format(**path)
-        if endpoint in BODIES:
-            answer = client.open(url, method=operation.method.upper(), json=BODIES[endpoint])
+        if endpoint in bodies:
+            answer = client.open(url, method=operation.method.upper(), json=bodies[endpoint])
             assert answer.status_code not in (400, 413) and answer.status_code < 500, (endpoint, answer.get_json())
-        if endpoint not in ANSWERS:
+        if endpoint not in answers:
             continue
         request = requests.Request(operation.method.upper(), f"http://localhost{url}").prepare()
-        body = json.dumps(ANSWERS[endpoint]).encode()
+        body = json.dumps(answers[endpoint]).encode()
         example = schemathesis.Response(200, {"content-type": ["application/json"]}, body, request, 0.0, True)
         operation.Case(path_parameters=path).validate_response(example, checks=[response_schema_conformance])
 
@@ -257,7 +260,7 @@ def test_the_spec_states_the_batch_limit_in_force(make_app, rows):
     assert served["components"]["schemas"]["StockBatchBodyArgs"]["properties"]["symbols"]["maxItems"] == 20
 
     rows.put("limits", {"max_batch_symbols": 5})
-    app.extensions["opitios.config"].refresh()  # what every worker does within config_refresh_seconds
+    extensions.of(app).runtime.refresh()  # what every worker does within config_refresh_seconds
     spec = app.test_client().get("/api/v1/openapi.json").get_json()
     api = schemathesis.openapi.from_dict(spec)
 

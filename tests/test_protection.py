@@ -1,11 +1,14 @@
 """Upstream protection: stale-if-error, the circuit breaker, the request budget, and a Redis outage."""
 
 import logging
+import threading
 import time
 
 import pytest
 
-from tests.tcp_proxy import TcpProxy
+from harness.tcp_proxy import TcpProxy
+from opitios import extensions
+from opitios.upstream.budget import BudgetSpent
 from tests.waiting import eventually
 
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -81,6 +84,76 @@ def test_the_circuit_opens_after_five_failures_and_calls_nothing_while_open(make
     sandbox.switches(error_status=None)
     time.sleep(1.1)
     assert client.get("/api/v1/stocks/AMD/quote").status_code == 200
+    assert client.get("/api/v1/health/ready").get_json()["data"]["circuit"] == "closed"
+
+
+class SteppedClock:
+    """Wall-clock seconds that move only when the test says so."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_half_open_circuit_lets_exactly_one_probe_through_across_instances(make_app, sandbox, rows, redis_url):
+    rows.put("upstream", {"circuit_open_seconds": 60})
+    # Two instances, one Redis; the probe is to fail at the upstream timeout, so these set a short one.
+    instances = [make_app(REDIS_URL=redis_url, OPITIOS_UPSTREAM_TIMEOUT="2") for _ in range(2)]
+    clock = SteppedClock()
+    for app in instances:
+        extensions.of(app).protection.gate.circuit.clock = clock
+    sandbox.switches(error_status=500, path_prefix=SNAPSHOTS)
+    for symbol in ("AAPL", "MSFT", "SPY", "QQQ", "IWM"):
+        assert instances[0].test_client().get(f"/api/v1/stocks/{symbol}/quote").status_code == 503
+    clock.now += 61  # past the open period
+    assert {app.test_client().get("/api/v1/health/ready").get_json()["data"]["circuit"] for app in instances} == {"half-open"}
+    # The upstream now answers only after the upstream timeout (2 s), so the probe fails slowly and
+    # every other request arrives while it is in flight or after it re-opened the circuit.
+    sandbox.switches(error_status=None, latency_ms=10_000)
+    calls = sandbox.count(SNAPSHOTS)
+    answers = []
+    start = threading.Barrier(20)
+
+    def ask(number):
+        client = instances[number % 2].test_client()
+        start.wait()
+        answers.append(client.get(f"/api/v1/stocks/S{number}/quote"))
+
+    threads = [threading.Thread(target=ask, args=(number,)) for number in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sandbox.count(SNAPSHOTS) == calls + 1  # exactly one probe reached the upstream
+    codes = sorted(answer.headers["X-Error-Code"] for answer in answers)
+    assert codes == ["UPSTREAM_SERVICE_ERROR"] * 19 + ["UPSTREAM_TIMEOUT"]
+    refused = [answer for answer in answers if answer.status_code == 503]
+    assert all("circuit open" in answer.get_json()["error"]["message"] for answer in refused)
+    assert all(int(answer.headers["Retry-After"]) >= 1 for answer in refused)
+    assert instances[1].test_client().get("/api/v1/health/ready").get_json()["data"]["circuit"] == "open"
+
+
+def test_a_probe_refused_by_the_budget_leaves_the_circuit_half_open(make_app, sandbox, rows):
+    rows.put("upstream", {"circuit_failures": 1, "circuit_open_seconds": 60})
+    app = make_app()
+    client = app.test_client()
+    circuit = extensions.of(app).protection.gate.circuit
+    clock = SteppedClock()
+    circuit.clock = clock
+    sandbox.switches(error_status=504, path_prefix=SNAPSHOTS)
+    assert client.get("/api/v1/stocks/AAPL/quote").status_code == 504
+    clock.now += 61
+
+    def spent(probing):
+        raise BudgetSpent("opitios' request budget for the upstream is spent for now", retry_after=1)
+
+    with pytest.raises(BudgetSpent):
+        circuit.call(spent)  # the probe's turn, but the upstream is not asked
+    assert client.get("/api/v1/health/ready").get_json()["data"]["circuit"] == "half-open"
+    sandbox.switches(error_status=None)
+    assert client.get("/api/v1/stocks/MSFT/quote").status_code == 200  # the real probe
     assert client.get("/api/v1/health/ready").get_json()["data"]["circuit"] == "closed"
 
 

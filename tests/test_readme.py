@@ -39,6 +39,11 @@ def test_two_commands_says_what_a_market_route_answers_without_upstream_credenti
     assert re.search(r"without an API key `401 ", said) and re.search(r"with a `read` key `503 ", said)
 
 
+def test_adding_a_route_shows_a_route_as_it_is_in_the_code():
+    shown = section("Adding a route").split("```python\n", 1)[1].split("```", 1)[0]
+    assert shown in (PROJECT_ROOT / "opitios" / "routes" / "stocks.py").read_text()
+
+
 # `opitios <command>` typed bare, which a shell finds only with .venv/bin on PATH (inside the container it is).
 BARE_COMMAND = re.compile(r"(?<![/\w.-])opitios (?:keys|config|db|openapi|errors|providers)\b")
 

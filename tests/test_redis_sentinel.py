@@ -9,6 +9,7 @@ import pytest
 from cluster.processes import Processes
 from cluster.redis_set import RedisSet
 from cluster.topology import Ports
+from opitios import extensions
 from opitios.config import ConfigError, settings_from_env
 from opitios.redis_pool import parse_sentinel
 from tests.waiting import eventually
@@ -38,7 +39,12 @@ def test_every_shared_structure_is_on_the_primary_and_follows_a_failover_without
     client = app.test_client()
     first = client.get("/api/v1/stocks/AAPL/quote")
     assert first.status_code == 200 and first.json["metadata"]["cache"] == "miss"
-    keys = ours(redis_set, redis_prefix)
+    # The client's limit count reaches Redis with the worker's next sync.
+    def synced():
+        found = ours(redis_set, redis_prefix)
+        return found if any(f"{redis_prefix}:v1:limits" in key for key in found) else None
+
+    keys = eventually(synced)
     # The cache entry, the upstream budget and the client's rate-limit counter (Flask-Limiter through the same pool).
     assert f"{redis_prefix}:v1:quote:stock:AAPL:iex" in keys
     assert f"{redis_prefix}:v1:budget" in keys
@@ -52,7 +58,7 @@ def test_every_shared_structure_is_on_the_primary_and_follows_a_failover_without
     def back_on_shared_state():
         answer = client.get("/api/v1/stocks/MSFT/quote")
         assert answer.status_code == 200, answer.json
-        return app.extensions["opitios.redis"].state == "ok" and f"{redis_prefix}:v1:quote:stock:MSFT:iex" in ours(
+        return extensions.of(app).redis.state == "ok" and f"{redis_prefix}:v1:quote:stock:MSFT:iex" in ours(
             redis_set, redis_prefix
         )
 

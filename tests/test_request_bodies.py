@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from opitios import MAX_BODY_BYTES
+from opitios.app import MAX_BODY_BYTES
 
 QUOTE = "/api/v1/stocks/quote"
 BATCH = "/api/v1/stocks/quotes/batch"

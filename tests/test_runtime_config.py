@@ -72,6 +72,17 @@ def test_fixing_a_bad_row_applies_it_and_clears_the_rejection(fast_client, rows)
     assert batch(fast_client, 2).status_code == 400
 
 
+def test_a_refused_row_restored_to_its_last_good_content_leaves_the_refused_list(fast_client, rows, runner):
+    rows.put("limits", {"max_batch_symbols": 2})
+    eventually(lambda: batch_refused(fast_client, 3), timeout=3)
+    rows.put("limits", {"max_batch_symbols": "lots"})
+    eventually(lambda: ready(fast_client)["configuration"]["rejected"], timeout=3)
+    rows.put("limits", {"max_batch_symbols": 2})  # exactly the content already in force
+    eventually(lambda: not ready(fast_client)["configuration"]["rejected"], timeout=3)
+    assert runner.invoke(args=["config", "validate"]).exit_code == 0  # the CLI and readiness agree
+    assert batch(fast_client, 3).status_code == 400 and batch(fast_client, 2).status_code == 200
+
+
 @pytest.mark.parametrize("config", [{"max_batch_symbols": 2, "typo": 1}, ["not", "an", "object"]])
 def test_unknown_keys_and_non_objects_are_refused(fast_client, rows, config):
     rows.put("limits", config)

@@ -162,6 +162,15 @@ def test_counters_and_log(sandbox):
     ]
 
 
+def test_clearing_the_calls_keeps_the_switches(sandbox):
+    sandbox.switches(market="closed", latency_ms=1, rate_limit_per_minute=1)
+    sandbox.get(QUOTES, symbols="AAPL")
+    sandbox.clear_calls()
+    assert sandbox.calls() == {"total": 0, "by_path": {}, "log": []}
+    assert sandbox.switches()["market"] == "closed" and sandbox.switches()["latency_ms"] == 1
+    assert sandbox.get(QUOTES, symbols="AAPL")[0] == 200  # the rate window starts again too
+
+
 def test_market_switch_and_now(sandbox):
     sandbox.switches(now=NOW, market="closed")
     closed = trading_client(sandbox).get_clock()
@@ -197,7 +206,7 @@ def test_the_control_url_the_banner_shows_lists_the_endpoints(sandbox):
 
     assert response.status_code == 200
     assert response.json()["endpoints"] == {
-        "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["GET"],
+        "/_sandbox/health": ["GET"], "/_sandbox/catalog": ["GET"], "/_sandbox/calls": ["DELETE", "GET"],
         "/_sandbox/reset": ["POST"], "/_sandbox/stream": ["GET", "POST"], "/_sandbox/switches": ["GET", "POST"],
     }
 

@@ -84,3 +84,11 @@ def test_bad_batches_are_400_without_an_upstream_call(client, sandbox, method, p
     assert response.status_code == 400
     assert response.headers["X-Error-Code"] == code
     assert sandbox.count() == 0
+
+
+@pytest.mark.parametrize("count", [21, 150])
+def test_a_batch_past_the_limit_names_the_limit_in_force(client, sandbox, count):
+    response = client.post("/api/v1/stocks/quotes/batch", json={"symbols": [f"S{i}" for i in range(count)]})
+    assert response.status_code == 400 and response.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
+    assert response.get_json()["error"]["details"] == {"max_symbols": 20, "received": count}
+    assert sandbox.count() == 0

@@ -8,7 +8,6 @@ pass: a worker's sync is either called directly or waited for through the
 
 import json
 import math
-import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -17,11 +16,13 @@ import requests
 
 from harness.servers import GunicornServer, access_entries
 from harness.database import migrated_sqlite
+from opitios import extensions
 from opitios.access.keys import create_key
 from opitios.access.synced_counts import SyncedStorage
 from opitios.db import make_engine
 from opitios.shared_redis import SharedRedis
-from tests.redis_server import RedisServer
+from harness.redis_server import RedisServer
+from tests.limit_sync import counts_shared
 from tests.waiting import eventually
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
@@ -40,7 +41,7 @@ def limiter_calls(server: RedisServer) -> int:
 
 
 def sync(app) -> None:
-    assert app.extensions["opitios.limiter"].storage.sync()
+    assert extensions.of(app).limiter.storage.sync()
 
 
 # -- in one process: the decision is local, the sync carries it --------------------------------------
@@ -128,20 +129,6 @@ def test_a_worker_keeps_what_it_knew_through_an_outage_however_idle(own_redis):
 # -- across two gunicorn workers ---------------------------------------------------------------------
 
 
-def synced_at(server: GunicornServer) -> float:
-    """The oldest of the workers' last syncs (Unix time), from /metrics; 0 before every worker has synced."""
-    text = requests.get(server.url + "/metrics", timeout=10).text
-    found = re.search(r"^opitios_rate_limit_synced_timestamp_seconds (\S+)$", text, re.MULTILINE)
-    return float(found.group(1)) if found else 0.0
-
-
-def counts_shared(server: GunicornServer) -> None:
-    """Wait until every worker has sent the hits it accepted, then until every worker has read them all."""
-    for _ in range(2):
-        since = time.time()
-        eventually(lambda: synced_at(server) > since, timeout=30)
-
-
 @pytest.fixture
 def limited_gateway(sandbox, own_redis, tmp_path, rows_of):
     """Start opitios under gunicorn (2 workers) on our Redis, with a key and the given rate_limits; → (server, key)."""
@@ -170,7 +157,7 @@ def test_a_client_limit_holds_across_workers(limited_gateway):
     responses = []
     for _ in range(10):  # one at a time, each on a new connection (so either worker), every count shared
         responses.append(requests.get(server.url + QUOTE, headers={"X-API-Key": key}, timeout=30))
-        counts_shared(server)
+        counts_shared(server.url)
     served_by = {entry.pid for entry in access_entries(server.log_since(log_start))}
     assert [r.status_code for r in responses] == [200] * 5 + [429] * 5
     for response in responses[5:]:
@@ -194,7 +181,7 @@ def test_the_overshoot_across_workers_stays_within_the_documented_bound(limited_
                 lambda _: (requests.get(server.url + QUOTE, headers={"X-API-Key": key}, timeout=30), time.time()),
                 range(round_size),
             )
-            counts_shared(server)
+            counts_shared(server.url)
     elapsed = time.monotonic() - started
     served_by = {entry.pid for entry in access_entries(server.log_since(log_start))}
     accepted = sum(response.status_code == 200 for response, _ in answers)
@@ -229,7 +216,7 @@ def test_a_redis_outage_gives_each_worker_its_share_and_its_end_no_fresh_allowan
     start = server.log_size()
     # Before: hits on both workers (so both know the client), all of them shared.
     eventually(lambda: ask() and len({pid for pid, _ in quote_answers(server.log_since(start))}) == 2, timeout=30)
-    counts_shared(server)
+    counts_shared(server.url)
     spent = len(quote_answers(server.log_since(start)))
     assert all(status == 200 for _, status in quote_answers(server.log_since(start)))
 
@@ -248,11 +235,11 @@ def test_a_redis_outage_gives_each_worker_its_share_and_its_end_no_fresh_allowan
     recovery = server.log_size()
     own_redis.start()  # back, and empty
     eventually(lambda: server.log_since(recovery).count("client rate limits: counting on Redis again") == 2, timeout=30)
-    counts_shared(server)
+    counts_shared(server.url)
     after = []
     for _ in range(10):
         after.append(ask())
-        counts_shared(server)
+        counts_shared(server.url)
     accepted = spent + sum(status == 200 for _, status in during) + sum(r.status_code == 200 for r in after)
     assert accepted <= 40  # through the outage and the empty restart, not one request over the limit
     for refused in (r for r in after if r.status_code != 200):

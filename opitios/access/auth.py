@@ -1,4 +1,4 @@
-"""Who is asking, and may they: the API key from the request, checked against the route's scope.
+"""Who is asking, and may they: the API key from the request, checked against the scope its route declares.
 
 Market data needs ``read`` unless the operator opened it (``access.public_market_data``);
 trading always needs ``trade``; ``admin`` allows everything. Operations
@@ -7,13 +7,11 @@ trading always needs ``trade``; ``admin`` allows everything. Operations
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
-from opitios.access.keys import KeysUnavailable, KeyVerifier
+from opitios import endpoints, extensions
+from opitios.access.keys import KeysUnavailable
 from opitios.errors import ApiError
-
-# Blueprint → the scope its routes need.
-SCOPE_BY_BLUEPRINT = {"stocks": "read", "options": "read", "trading": "trade"}
 
 
 def presented_key() -> str | None:
@@ -29,19 +27,19 @@ def presented_key() -> str | None:
 
 def _authenticate() -> None:
     g.client = None
-    needed = SCOPE_BY_BLUEPRINT.get(request.blueprint)
+    declared = endpoints.current()
+    needed = declared.scope if declared is not None else None
     if needed is None:
         return
     key = presented_key()
     if key is not None:
-        verifier: KeyVerifier = current_app.extensions["opitios.keys"]
         try:
-            g.client = verifier.verify(key)
+            g.client = extensions.current().keys.verify(key)
         except KeysUnavailable:
             raise ApiError("SERVICE_NOT_READY", "API keys cannot be verified right now; retry shortly") from None
         if g.client is None:
             raise ApiError("INVALID_API_KEY", "The API key is not valid (unknown, malformed or revoked)")
-    public = current_app.extensions["opitios.config"].section("access")["public_market_data"]
+    public = extensions.current().runtime.section("access")["public_market_data"]
     if g.client is None:
         if needed == "read" and public:
             return

@@ -75,14 +75,11 @@ def _answer_preflight() -> Response | None:
 def _secure(response: Response) -> Response:
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
-    # Flask-Limiter writes its retry time on every answer; Retry-After proper is set where it belongs.
-    response.headers.pop("X-RateLimit-Retry-After", None)
     return response
 
 
 def init_app(app: Flask) -> None:
-    """Register before authentication and the rate limiter: a preflight is answered before
-    either, and the after-request hook runs after the limiter has written its headers."""
+    """Register before authentication and the rate limiter: a preflight is answered before either."""
     app.url_map.redirect_defaults = False  # one URL per route: no redirect to a rule's canonical form
     app.wsgi_app = MergedSlashes(app.wsgi_app)
     app.before_request(_no_redirect)

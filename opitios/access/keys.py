@@ -33,6 +33,8 @@ KEY_FORMAT = re.compile(r"opk_(?P<prefix>[0-9a-f]{8})_[A-Za-z0-9_-]{43}")
 # refresh interval per worker, never per request.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 REMEMBERED = 10_000
+# While the database is away, repeat the warning at most this often (seconds).
+OUTAGE_NOTICE_EVERY = 60.0
 
 
 def new_key() -> tuple[str, str]:
@@ -91,18 +93,21 @@ class _Remembered:
 
 
 class KeyVerifier:
-    def __init__(self, engine: Engine, remember_seconds: Callable[[], float]):
+    def __init__(self, engine: Engine, remember_seconds: Callable[[], float], clock: Callable[[], float] = time.monotonic):
         self._engine = engine
         self._remember_seconds = remember_seconds
+        self.clock = clock  # a monotonic clock; tests move one by hand
         self._remembered: dict[str, _Remembered] = {}
         self._lock = threading.Lock()
+        self._down_since: float | None = None  # when the database stopped answering, while it does not
+        self._noticed_at = 0.0
 
     def verify(self, presented: str) -> Client | None:
         """The key's client, or ``None`` when the key is not a live one."""
         # Remembered by a digest, so no raw key sits in this worker's memory.
         digest = hashlib.sha256(presented.encode()).hexdigest()
         known = self._remembered.get(digest)
-        if known is not None and known.until > time.monotonic():
+        if known is not None and known.until > self.clock():
             return known.client
         prefix = prefix_of(presented)
         if prefix is None:
@@ -110,11 +115,40 @@ class KeyVerifier:
         try:
             client = self._look_up(prefix, presented)
         except SQLAlchemyError as error:
-            if known is not None:  # the database is away: the last verdict stands until it is back
-                log.warning("api key %s: database unavailable (%s), keeping the last verdict", prefix, error.__class__.__name__)
-                return known.client
+            self._database_failed(error)
+            if known is not None:
+                # The last verdict stands, for another interval: a dead database is not asked (nor
+                # waited for) on every request.
+                return self._remember(digest, known.client)
             raise KeysUnavailable(f"cannot verify API key {prefix} now") from None
+        self._database_answered()
         return self._remember(digest, client)
+
+    def _database_failed(self, error: SQLAlchemyError) -> None:
+        """Log the outage when it starts, then at most every ``OUTAGE_NOTICE_EVERY`` seconds, not per request."""
+        now = self.clock()
+        with self._lock:
+            if self._down_since is not None and now - self._noticed_at < OUTAGE_NOTICE_EVERY:
+                return
+            started = self._down_since is None
+            self._down_since = now if started else self._down_since
+            self._noticed_at = now
+            down_for = now - self._down_since
+        if started:
+            log.warning("api keys: database unavailable (%s), keeping the last verdict of each key", error.__class__.__name__)
+        else:
+            log.warning(
+                "api keys: database still unavailable after %.0f s (%s), keeping the last verdict of each key",
+                down_for, error.__class__.__name__,
+            )
+
+    def _database_answered(self) -> None:
+        if self._down_since is None:
+            return
+        with self._lock:
+            down_since, self._down_since = self._down_since, None
+        if down_since is not None:
+            log.warning("api keys: database reachable again after %.0f s", self.clock() - down_since)
 
     def _look_up(self, prefix: str, presented: str) -> Client | None:
         with self._engine.begin() as connection:
@@ -130,7 +164,7 @@ class KeyVerifier:
         with self._lock:
             if len(self._remembered) >= REMEMBERED:
                 self._remembered.clear()  # crude but bounded: the next requests verify again
-            self._remembered[digest] = _Remembered(client, time.monotonic() + self._remember_seconds())
+            self._remembered[digest] = _Remembered(client, self.clock() + self._remember_seconds())
         return client
 
 

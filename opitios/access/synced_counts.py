@@ -11,8 +11,9 @@ starts a client from zero.
 
 The price is a bounded overshoot. A worker does not see what the others
 accepted since its last sync, so beyond its limit a key can get what the
-other workers accept for it within about one interval (plus a round trip):
-about instances × workers × per-key rate per worker × interval.
+other workers accept for it before their hits reach it (one interval for
+another worker to send them, up to one more for this one to read them):
+about instances × workers × per-key rate per worker × 2 × interval.
 
 While Redis is away (this storage's last sync failed, or the worker's
 ``SharedRedis`` is degraded) each worker may spend only its share of what is

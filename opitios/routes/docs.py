@@ -7,7 +7,10 @@ import json
 from flask import Blueprint, Response, abort, current_app, send_from_directory, url_for
 from swagger_ui_bundle import swagger_ui_path
 
+from opitios import extensions
+from opitios.endpoints import DOCUMENT
 from opitios.openapi import build_spec
+from opitios.routes.declare import declare
 
 bp = Blueprint("docs", __name__)
 
@@ -35,16 +38,18 @@ window.ui = SwaggerUIBundle({{url: {spec}, dom_id: "#swagger-ui", deepLinking: t
 
 
 @bp.get("/openapi.json")
+@declare(DOCUMENT, "This OpenAPI description")
 def openapi():
     # Built once per runtime configuration: the description states the batch limit in force.
-    version = current_app.extensions["opitios.config"].version
-    built = current_app.extensions.get("opitios.openapi")
-    if built is None or built[0] != version:
-        built = current_app.extensions["opitios.openapi"] = (version, build_spec(current_app))
-    return current_app.json.response(built[1])
+    parts = extensions.current()
+    version = parts.runtime.version
+    if parts.described is None or parts.described[0] != version:
+        parts.described = (version, build_spec(current_app))
+    return current_app.json.response(parts.described[1])
 
 
 @bp.get("/docs")
+@declare(DOCUMENT, "The API documentation page (served with its assets, no internet needed)", media_type="text/html")
 def page():
     css, js, icon = (url_for("docs.asset", filename=name) for name in ASSETS)
     html = PAGE.format(css=css, icon=icon, js=js, spec=json.dumps(url_for("docs.openapi")))

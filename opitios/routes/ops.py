@@ -6,11 +6,15 @@ import time
 
 from flask import Blueprint, current_app
 
-from opitios import __version__
-from opitios.envelope import plain_response
+from opitios import extensions
+from opitios import openapi_examples as examples
+from opitios.endpoints import OPERATIONS
 from opitios.errors import ApiError
+from opitios.routes.declare import declare
+from opitios.schemas.ops import HealthSchema, ReadySchema
 from opitios.routes import services
 from opitios.stream.board import stream_report
+from opitios.version import __version__
 
 bp = Blueprint("ops", __name__)
 
@@ -27,30 +31,33 @@ def _upstream_kind() -> str:
 
 
 @bp.get("/health")
+@declare(OPERATIONS, "Liveness: no I/O, no upstream call", HealthSchema, answer=examples.plain(examples.HEALTH))
 def health():
     provider = services().provider
     described = provider.describe()
-    return plain_response(
-        {
-            "status": "ok",
-            "version": __version__,
-            "provider": provider.name,
-            "mode": "paper" if described.get("paper") else "live",
-            "upstream": {"kind": _upstream_kind(), **described},
-            "uptime_seconds": round(time.monotonic() - _STARTED, 3),
-        }
-    )
+    return {
+        "status": "ok",
+        "version": __version__,
+        "provider": provider.name,
+        "mode": "paper" if described.get("paper") else "live",
+        "upstream": {"kind": _upstream_kind(), **described},
+        "uptime_seconds": round(time.monotonic() - _STARTED, 3),
+    }
 
 
 @bp.get("/health/ready")
+@declare(OPERATIONS, "Readiness: upstream credentials and the database; cache, circuit and configuration either way",
+         ReadySchema, codes=("SERVICE_NOT_READY",), answer=examples.plain(examples.READY),
+         description="503 `SERVICE_NOT_READY` names the failing checks and carries this same report in `error.details`.")
 def ready():
     """Ready when upstream credentials exist and the database answers; the configuration in force either way."""
-    config = current_app.extensions["opitios.config"]
+    parts = extensions.current()
+    config = parts.runtime
     checks = {
         "upstream_credentials": "ok" if services().provider.describe().get("configured") else "missing",
         "database": config.database,
     }
-    protection = current_app.extensions["opitios.protection"]
+    protection = parts.protection
     report = {
         "checks": checks,
         # Neither makes the worker unready: it serves from its own cache while Redis is away,
@@ -58,11 +65,11 @@ def ready():
         "cache": CACHE_STATES[protection.store.mode],
         "circuit": protection.gate.circuit.state(),
         "configuration": config.status(),
-        "error_log": current_app.extensions["opitios.error_log"].status(),
+        "error_log": parts.error_log.status(),
         # Not a check either: without the stream, hot quotes are served by REST TTLs and refresh-ahead.
         "stream": stream_report(current_app),
     }
     failing = sorted(name for name, state in checks.items() if state != "ok")
     if failing:
         raise ApiError("SERVICE_NOT_READY", f"Not ready: {', '.join(failing)}", details=report)
-    return plain_response({"status": "ready", **report})
+    return {"status": "ready", **report}

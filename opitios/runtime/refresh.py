@@ -122,6 +122,8 @@ class RuntimeConfig:
             present.add(name)
             version = content_version(config)
             if self._applied.get(name) == version:
+                # Back to the content in force (say, a bad edit undone): nothing to apply, nothing refused.
+                self._rejected.pop(name, None)
                 continue
             try:
                 values = validate_section(name, config, self._providers)

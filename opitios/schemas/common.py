@@ -1,7 +1,6 @@
 """Shared marshmallow pieces: argument schemas that fail with the contract's codes, and our field types.
 
-A field whose failure has a code of its own (a symbol, a batch size, a date
-range) raises ``ApiError`` with that code at once; every other failure is a
+A field whose failure has a code of its own (a symbol, a date range) raises ``ApiError`` with that code at once; every other failure is a
 ``ValidationError`` that the schema reports under its default code.
 """
 
@@ -16,10 +15,6 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 
 from opitios.api_errors import ApiError
 from opitios import symbols
-
-# A ceiling on what is even parsed; the limit in force is the runtime setting limits.max_batch_symbols.
-MAX_SYMBOLS = 100
-
 
 @dataclass(frozen=True)
 class Ordered:
@@ -120,7 +115,10 @@ class Symbol(fields.Field):
 
 
 class SymbolList(fields.Field):
-    """1..20 symbols, a JSON list (or, in a query string, comma-separated); duplicates are asked for once."""
+    """One or more symbols, a JSON list (or, in a query string, comma-separated); duplicates are asked for once.
+
+    How many a request may name is the route's to check (its ``batch``, in opitios/routes/declare.py).
+    """
 
     def __init__(self, kind: str, *, comma_separated: bool = False, **kwargs):
         super().__init__(**kwargs)
@@ -134,12 +132,6 @@ class SymbolList(fields.Field):
             raise ValidationError("Must be a list of symbols.")
         if not value:
             raise ValidationError("Must name at least one symbol.")
-        if len(value) > MAX_SYMBOLS:
-            raise ApiError(
-                "REQUEST_SIZE_EXCEEDED",
-                f"At most {MAX_SYMBOLS} symbols may be sent; this request has {len(value)}",
-                details={"max_symbols": MAX_SYMBOLS, "received": len(value)},
-            )
         canonical = [_CANONICAL[self.kind](item) for item in value]
         bad = [item for item, symbol in zip(value, canonical) if symbol is None]
         if bad:

@@ -26,6 +26,7 @@ class Services:
     @classmethod
     def build(cls, provider: MarketDataProvider, protection: Protection) -> "Services":
         clock = MarketClock(lambda: protection.gate.call(provider.market_clock))
+        clock.start()
         cached = CachedFetch(protection, clock.status)
         cached.ahead.start()
         config = protection.config

@@ -1,51 +1,113 @@
-"""The market state (open, closed, unknown) from the upstream clock, kept until its next boundary."""
+"""The market state (open, closed, unknown) from the upstream clock, kept by a background thread.
+
+No request asks the upstream clock or waits for it: requests read the state
+held here. A daemon thread asks the upstream when the state runs out (at its
+next open/close boundary), and never more than once a minute whatever the
+answer, so a clock that answers boundaries already past, fails or hangs costs
+at most one upstream call a minute (an ask that opitios' own budget or circuit
+refuses makes no call, and is tried again as soon as it may succeed). Before
+the first answer, and from a
+boundary until the next answer, the state is ``unknown``, which caches with
+the shorter (open-market) TTLs.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
+import weakref
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
-from collections.abc import Callable
-
+from opitios.upstream.breaker import CircuitOpen
+from opitios.upstream.budget import BudgetSpent
 from providers.base import MarketClock as ClockReading
 from providers.base import ProviderError
 
 log = logging.getLogger(__name__)
 
-# After a failed clock fetch, wait this long before asking again, so a broken
-# upstream is not asked for the clock on every request.
-RETRY_AFTER_FAILURE = timedelta(seconds=30)
+MIN_INTERVAL = timedelta(seconds=60)
+TICK_SECONDS = 0.5  # how often the thread looks whether an ask is due (a comparison, no call)
+_LONG_AGO = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 class MarketClock:
-    """Per-process memory of the upstream clock: one upstream call per open/close boundary."""
+    """One worker's view of the upstream clock: read by requests, refreshed in the background."""
 
-    def __init__(self, read: Callable[[], ClockReading]):
+    def __init__(self, read: Callable[[], ClockReading], now: Callable[[], datetime] = utc_now):
         self._read = read
-        self._lock = threading.Lock()
-        self._status = "unknown"
-        self._valid_until = datetime.min.replace(tzinfo=timezone.utc)
+        self.now = now  # the time source; tests move one by hand
+        # (status, valid until) as one value, so a reader never pairs a new status with an old bound.
+        self._reading: tuple[str, datetime] = ("unknown", _LONG_AGO)
+        self._next_ask = _LONG_AGO
+        self._asking = threading.Lock()
+        self.first_ask_done = threading.Event()  # set once the first ask has ended, answered or not
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
 
     def status(self) -> str:
-        """``open``, ``closed`` or ``unknown`` (when the upstream clock cannot be read)."""
-        now = datetime.now(timezone.utc)
-        if now < self._valid_until:
-            return self._status
-        with self._lock:
-            if now < self._valid_until:  # another thread refreshed it while we waited
-                return self._status
-            self._refresh(now)
-            return self._status
+        """``open``, ``closed`` or ``unknown``; never waits."""
+        status, valid_until = self._reading
+        return status if self.now() < valid_until else "unknown"
 
-    def _refresh(self, now: datetime) -> None:
+    def run_once(self) -> bool:
+        """Ask the upstream if an ask is due (what the thread does every tick); whether it asked."""
+        if self.now() < self._next_ask or not self._asking.acquire(blocking=False):
+            return False
+        try:
+            asked_at = self.now()
+            if asked_at < self._next_ask:  # another thread asked while this one looked
+                return False
+            # Set before asking, so a failure or a hang also waits its minute.
+            self._next_ask = asked_at + MIN_INTERVAL
+            self._ask()
+            return True
+        finally:
+            self._asking.release()
+            self.first_ask_done.set()
+
+    def _ask(self) -> None:
         try:
             clock = self._read()
+        except (BudgetSpent, CircuitOpen) as refusal:
+            # Refused by opitios itself: no upstream call was made, so there is no minute to wait out;
+            # trying again when a token (or the probe) may be there keeps a busy budget from starving the clock.
+            self._next_ask = self.now() + timedelta(seconds=max(1, refusal.retry_after or 1))
+            log.debug("market clock not asked: %s", refusal.message)
+            return
         except ProviderError as error:
-            log.warning("market clock unavailable: %s", error.message)
-            self._status, self._valid_until = "unknown", now + RETRY_AFTER_FAILURE
+            log.warning("market clock unavailable (%s); market_status stays unknown, asking again in a minute", error.message)
             return
         boundary = clock["next_close"] if clock["is_open"] else clock["next_open"]
-        self._status = "open" if clock["is_open"] else "closed"
-        # A boundary already past (a clock answering late) must not pin the state.
-        self._valid_until = max(boundary, now + timedelta(seconds=1))
+        # A boundary already past (a clock answering late) keeps the answer until the next ask.
+        self._next_ask = max(boundary, self._next_ask)
+        self._reading = ("open" if clock["is_open"] else "closed", self._next_ask)
+
+    def start(self) -> None:
+        """Ask now, then whenever due, in a daemon thread."""
+        self._thread = threading.Thread(target=_loop, args=(weakref.ref(self), self._stop), name="opitios-market-clock", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+
+
+def _loop(ref: weakref.ref, stop: threading.Event) -> None:
+    # Only a weak reference between rounds: services that are replaced take their clock thread with them.
+    while True:
+        clock = ref()
+        if clock is None:
+            return
+        try:
+            clock.run_once()
+        except Exception:  # the loop must outlive any surprise, or the state stays unknown for good
+            log.exception("market clock refresh failed")
+        del clock
+        if stop.wait(TICK_SECONDS):
+            return

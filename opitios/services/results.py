@@ -75,16 +75,6 @@ class MarketDataService:
     def _feed(self) -> str:
         return self._provider.feeds()[self.feed_kind]
 
-    def _check_batch(self, symbols: list[str]) -> None:
-        """REQUEST_SIZE_EXCEEDED past the runtime batch limit (distinct symbols), before any upstream call."""
-        limit = self._config.section("limits")["max_batch_symbols"]
-        if len(symbols) > limit:
-            raise ApiError(
-                "REQUEST_SIZE_EXCEEDED",
-                f"At most {limit} symbols per request; this one has {len(symbols)}",
-                details={"max_symbols": limit, "received": len(symbols)},
-            )
-
     def _quote(self, data_class: DataClass, symbol: str, fetch: Callable, missing: Callable[[str], ApiError]) -> Result:
         """One symbol's answer (``missing(symbol)`` when the upstream has no data for it)."""
         answer = self._cached.quotes(data_class, [symbol], self._feed, fetch)[symbol]
@@ -94,8 +84,7 @@ class MarketDataService:
 
     def _batch(self, data_class: DataClass, symbols: list[str], fetch: Callable, missing: Callable[[str], ApiError],
                max_age_seconds: int | None = None) -> Result:
-        """A batch answer (at most ``limits.max_batch_symbols``); entries older than ``max_age_seconds`` count as misses."""
-        self._check_batch(symbols)
+        """A batch answer (its size checked where the route loads its arguments); entries older than ``max_age_seconds`` count as misses."""
         answers = self._cached.quotes(data_class, symbols, self._feed, fetch, max_age_seconds)
         data, data_timestamp = batch(symbols, answers, missing)
         return self._combined(data_class, data, data_timestamp, answers.values())

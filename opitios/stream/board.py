@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from opitios import extensions
 from opitios.shared_redis import SharedRedis
 
 # What readiness shows when no streamer reports: none holds the lease (or none runs).
@@ -57,9 +58,10 @@ class StreamBoard:
 
 def stream_report(app: Flask) -> dict[str, Any]:
     """What ``app``'s readiness and metrics show of the deployment's stream."""
-    shared = app.extensions.get("opitios.redis")
+    parts = extensions.of(app)
+    shared = parts.redis
     if shared is None:
         return {**NOBODY, "state": "off", "counts": {}}  # no Redis: no streamer can run
     if shared.state != "ok":
         return {**NOBODY, "state": "unknown", "counts": {}}
-    return StreamBoard(shared, app.extensions["opitios"].provider.feeds()["stock"]).read()
+    return StreamBoard(shared, parts.services.provider.feeds()["stock"]).read()

@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 import redis
 from flask import Flask
 
+from opitios import extensions
 from opitios.background import repeat
 from opitios.data_classes import STOCK_QUOTE
 from opitios.stream.board import StreamBoard
@@ -66,13 +67,12 @@ class Streamer:
     """One ``opitios stream`` process: a standby, or the deployment's one connected streamer."""
 
     def __init__(self, app: Flask, ident: str):
-        services = app.extensions["opitios"]
-        shared = app.extensions["opitios.redis"]
-        protection = app.extensions["opitios.protection"]
-        self._provider = services.provider
+        parts = extensions.of(app)
+        shared = parts.redis
+        self._provider = parts.services.provider
         self._shared = shared
-        self._store = protection.store
-        self._config = protection.config
+        self._store = parts.protection.store
+        self._config = parts.runtime
         self.ident = ident
         self.feed = self._provider.feeds()["stock"]
         self.lease = Lease(shared.client, shared.key(f"stream:{self.feed}:lease"), ident)
@@ -327,9 +327,9 @@ class Streamer:
 
 def serve(app: Flask) -> None:
     """Run a streamer until SIGTERM or SIGINT; it needs Redis (the lease and the shared cache) and a streaming provider."""
-    if app.extensions.get("opitios.redis") is None:
+    if extensions.of(app).redis is None:
         raise RuntimeError("opitios stream needs REDIS_URL: the lease and the cache it writes are shared through Redis")
-    provider = app.extensions["opitios"].provider
+    provider = extensions.of(app).services.provider
     if not hasattr(provider, "quote_stream"):
         raise RuntimeError(f"the provider {provider.name!r} offers no market-data stream")
     try:

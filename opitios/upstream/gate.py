@@ -12,17 +12,13 @@ from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_expo
 from opitios import metrics
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.upstream.breaker import Circuit, CircuitOpen
-from opitios.upstream.budget import UpstreamBudget
+from opitios.upstream.budget import BudgetSpent, UpstreamBudget
 from providers.base import UPSTREAM_DEADLINE, ProviderError, UpstreamRateLimited, UpstreamServiceError
 
 T = TypeVar("T")
 ATTEMPTS = 3
 # Upstream calls made for the request being served (the access log reports them).
 CALLS_THIS_REQUEST: ContextVar[int] = ContextVar("opitios_upstream_calls", default=0)
-
-
-class BudgetSpent(UpstreamRateLimited):
-    """opitios' own budget for the upstream is spent: the upstream is not asked."""
 
 
 def _retryable(error: BaseException) -> bool:
@@ -51,12 +47,11 @@ class UpstreamGate:
         deadline = time.monotonic() + self._timeout
         token = UPSTREAM_DEADLINE.set(deadline)
         try:
+            # The circuit's half-open probe is one attempt: its outcome alone decides.
             return self.circuit.call(
-                lambda: self._with_retries(
-                    function, args, deadline, (upstream["requests_per_minute"], reserve_share), retry, operation
-                ),
-                failures=upstream["circuit_failures"],
-                open_seconds=upstream["circuit_open_seconds"],
+                lambda probing: self._with_retries(
+                    function, args, deadline, (upstream["requests_per_minute"], reserve_share), retry and not probing, operation
+                )
             )
         except UpstreamRateLimited as error:
             if not isinstance(error, BudgetSpent):

@@ -1,0 +1,46 @@
+"""make bench's picture: drawn from a run's results (here a small made-up set, not a timed run) into a PNG."""
+
+import struct
+
+from bench.chart import render
+from bench.load import Load
+from bench.report import Phase, Scenario
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def phase(target: str, rps: float, p50: float, p99: float, concurrency: int = 64) -> Phase:
+    load = Load("wrk", int(rps * 15), concurrency, 15.0, 0, {"connect": 0, "read": 0, "write": 0, "timeout": 0},
+                p50, p50 * 2, p99, p99 * 2)
+    return Phase(f"x-{target}", target, "made up", load, 0, {}, {"200": load.requests}, {}, [load.requests], 0)
+
+
+def scenarios() -> list[Scenario]:
+    return [
+        Scenario("a", "one hot cached quote", phase("opitios", 1500, 46.7, 681.9), phase("bare", 7458, 10.9, 1745.3),
+                 "≥ 0.6 × bare", 0.6),
+        Scenario("b", "500 symbols round-robin", phase("opitios", 1400, 53.0, 697.8), phase("bare", 7837, 10.0, 1890.3),
+                 "≥ 0.5 × bare", 0.5),
+        Scenario("d", "cold burst", phase("opitios", 559, 920.4, 1589.1, 1000), None, "upstream ≤ budget"),
+        Scenario("e", "500 connections", phase("opitios", 1616, 165.1, 3424.0, 500), phase("bare", 7255, 0.3, 3406.2),
+                 "0 socket errors, 0 5xx"),
+    ]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk, which always comes first."""
+    assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
+def test_a_run_is_drawn_as_a_png(tmp_path):
+    path = render(scenarios(), tmp_path / "charts" / "benchmarks.png", "opitios vs bare Flask, made-up numbers")
+    assert path == tmp_path / "charts" / "benchmarks.png"
+    width, height = png_size(path.read_bytes())
+    assert (width, height) == (1200, 500)  # 12 × 5 inches at 100 dpi
+
+
+def test_the_same_results_draw_the_same_picture(tmp_path):
+    first = render(scenarios(), tmp_path / "first.png", "same")
+    second = render(scenarios(), tmp_path / "second.png", "same")
+    assert first.read_bytes() == second.read_bytes()

@@ -23,10 +23,15 @@ T = TypeVar("T")
 
 
 class Repeating(Generic[T]):
-    """``work(owner)`` in a daemon thread, ``every(owner)`` seconds after the end of the previous round."""
+    """``work(owner)`` in a daemon thread, ``every(owner)`` seconds after the end of the previous round.
 
-    def __init__(self, owner: T, name: str, work: Callable[[T], Any], every: Callable[[T], float]):
+    ``at_once``: the first round runs as the thread starts, not an interval later (a job whose answer
+    is wanted from the start, like the market clock).
+    """
+
+    def __init__(self, owner: T, name: str, work: Callable[[T], Any], every: Callable[[T], float], at_once: bool = False):
         self._owner = weakref.ref(owner)
+        self._at_once = at_once
         self._name = name
         self._work = work
         self._every = every
@@ -49,14 +54,16 @@ class Repeating(Generic[T]):
             self._thread.join(timeout=timeout)
 
     def _run(self) -> None:
+        wait = not self._at_once
         while True:
             owner = self._owner()
             if owner is None:
                 return
             interval = self._every(owner)
             del owner  # not held while waiting
-            if self._stop.wait(interval):
+            if wait and self._stop.wait(interval):
                 return
+            wait = True
             owner = self._owner()
             if owner is None:
                 return

@@ -123,7 +123,7 @@ def protect(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> P
     flight = SingleFlight(shared, lease_seconds=timeout + 1)
     circuit = Circuit(shared, flight, lambda: runtime.section("upstream"))  # its half-open probe is a claim
     return Protection(
-        store=CacheStore(app, shared),
+        store=CacheStore(shared),
         flight=flight,
         gate=UpstreamGate(budget, circuit, runtime, timeout),
         config=runtime,

@@ -1,37 +1,20 @@
-"""The success and error envelopes (CONTRACT §2) and the market-data headers (§3)."""
+"""The success and error envelopes (CONTRACT §2) and the market-data headers (§3).
+
+A service's ``Result`` carries its data already as JSON (a cached answer's bytes and ETag were made
+when it was stored): rendering adds only what changes per request, the metadata and the headers.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 from flask import Response, current_app, request
 
+from opitios.data_classes import DEMO_DATA_SOURCE, DEMO_PROVIDER
+from opitios.json_bytes import to_json
 from opitios.request_id import current_request_id
-
-
-# What every data answer names as its source and provider when OPITIOS_DEMO says the upstream is the
-# offline sandbox: the service is told so by its configuration (it never imports the sandbox), and no
-# demo answer may carry a real-time label, whatever its data class.
-DEMO_DATA_SOURCE = "sandbox_synthetic"
-DEMO_PROVIDER = "sandbox"
-
-
-@dataclass
-class Result:
-    """What a service hands a route: the data and where it came from."""
-
-    data: dict[str, Any]
-    data_source: str
-    provider: str
-    feed: str | None
-    data_timestamp: str | None  # the upstream's own timestamp string of the datum
-    market_status: str
-    cache: str = "miss"
-    max_age: int = 0  # seconds an intermediary may keep the answer
-    source: str = "rest"  # how the upstream's data reached us: a REST call, the stream, or both ("mixed")
+from opitios.services.results import Result
 
 
 def utc_now() -> datetime:
@@ -61,64 +44,56 @@ def _json(body: dict, status: int, headers: dict[str, str]) -> Response:
     return current_app.response_class(_dumps(body), status=status, headers=headers, mimetype="application/json")
 
 
-def _provenance(result) -> tuple[str, str]:
-    """The answer's data_source and provider: the service's, or the demo's labels under OPITIOS_DEMO."""
+def _provenance(result: Result) -> tuple[str, str]:
+    """The answer's data_source and provider: the service's, or the demo's labels under OPITIOS_DEMO.
+
+    The service is told it runs the demo by its configuration only (it never imports the sandbox),
+    and no demo answer may carry a real-time label, whatever its data class.
+    """
     if current_app.config["OPITIOS_DEMO"]:
         return DEMO_DATA_SOURCE, DEMO_PROVIDER
     return result.data_source, result.provider
 
 
 def success_response(result: Result) -> Response:
+    """Market data (cached, with its ETag and cache headers) or a broker answer (never to be stored: ``no-store``)."""
     now = utc_now()
     freshness = freshness_seconds(result.data_timestamp, now)
     data_source, provider = _provenance(result)
-    metadata = {
+    metadata: dict[str, Any] = {
         "request_id": current_request_id(),
         "timestamp": iso_millis(now),
         "data_source": data_source,
         "provider": provider,
-        "feed": result.feed,
-        "data_timestamp": result.data_timestamp,
-        "data_freshness_seconds": freshness,
-        "market_status": result.market_status,
-        "cache": result.cache,
-        "source": result.source,
     }
-    data = _dumps(result.data)
-    # A strong validator of the data alone: metadata changes on every request, the data does not.
-    etag = '"' + hashlib.blake2b(data.encode(), digest_size=16).hexdigest() + '"'
+    if result.cached:
+        metadata["feed"] = result.feed
+    metadata["data_timestamp"] = result.data_timestamp
+    metadata["data_freshness_seconds"] = freshness
+    metadata["market_status"] = result.market_status
+    metadata["cache"] = result.cache
+    if not result.cached:
+        if result.replayed is not None:
+            metadata["idempotent_replay"] = result.replayed
+        return _respond(result.body, metadata, {"Cache-Control": "no-store", "X-Data-Source": data_source})
+    metadata["source"] = result.source
     headers = {
         "X-Cache-Status": result.cache.upper(),
         "X-Data-Source": data_source,
         "Cache-Control": f"max-age={result.max_age}",
-        "ETag": etag,
+        "ETag": result.etag,
     }
     if freshness is not None:
         headers["X-Data-Freshness"] = str(freshness)
-    if request.if_none_match.contains(etag.strip('"')):
+    if "If-None-Match" in request.headers and request.if_none_match.contains(result.etag.strip('"')):
         return current_app.response_class(status=304, headers=headers)
-    body = '{"data":' + data + ',"metadata":' + _dumps(metadata) + "}"
-    return current_app.response_class(body, status=200, headers=headers, mimetype="application/json")
+    return _respond(result.body, metadata, headers)
 
 
-def trading_response(result) -> Response:
-    """A broker answer: the success envelope, never to be stored by anyone (``no-store``)."""
-    now = utc_now()
-    data_source, provider = _provenance(result)
-    metadata = {
-        "request_id": current_request_id(),
-        "timestamp": iso_millis(now),
-        "data_source": data_source,
-        "provider": provider,
-        "data_timestamp": result.data_timestamp,
-        "data_freshness_seconds": freshness_seconds(result.data_timestamp, now),
-        "market_status": result.market_status,
-        "cache": "none",
-    }
-    if result.replayed is not None:
-        metadata["idempotent_replay"] = result.replayed
-    headers = {"Cache-Control": "no-store", "X-Data-Source": data_source}
-    return _json({"data": result.data, "metadata": metadata}, 200, headers)
+def _respond(body: bytes, metadata: dict[str, Any], headers: dict[str, str]) -> Response:
+    """The success envelope around data that is JSON already: the data's bytes are never parsed or serialized again."""
+    envelope = b'{"data":' + body + b',"metadata":' + to_json(metadata) + b"}"
+    return current_app.response_class(envelope, status=200, headers=headers, mimetype="application/json")
 
 
 def plain_response(data: dict[str, Any], status: int = 200) -> Response:

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
-import weakref
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -21,6 +19,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from opitios import metrics
+from opitios.background import Repeating
 from opitios.models import ErrorLog
 from opitios.redaction import redactor
 
@@ -28,6 +27,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 1000
 BATCH = 100
+TAKE_SECONDS = 0.5  # how long the writer waits for a first row before looking whether it should stop
 LOG_EVERY = 30.0
 MESSAGE_CHARS = 2000
 VALUE_CHARS = 256
@@ -50,8 +50,8 @@ class ErrorLogWriter:
         self.written = 0
         self.dropped = 0
         self._last_warning = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # No pause between rounds: each one waits on the queue itself (stop() wakes it).
+        self._rounds = Repeating(self, "opitios-error-log", ErrorLogWriter.write_queued, lambda _: 0)
 
     def record(
         self, *, request_id: str, code: str, status: int, message: str, endpoint: str, method: str, context: dict
@@ -81,18 +81,23 @@ class ErrorLogWriter:
         return not self._queue.unfinished_tasks
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=_write_loop, args=(weakref.ref(self), self._stop), name="opitios-error-log", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
         """Stop the thread and wait (briefly) until it has let go of the database."""
-        self._stop.set()
+        self._rounds.stop(wake=self._wake)
+
+    def _wake(self) -> None:
         try:
             self._queue.put_nowait(_WAKE)  # so the writer need not wait out its poll
         except queue.Full:
             pass  # a full queue means the writer is busy and sees the stop soon anyway
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+
+    def write_queued(self) -> None:
+        """One round of the writer: the rows queued now (waiting up to TAKE_SECONDS for the first), in one insert."""
+        rows = self._take(wait=TAKE_SECONDS)
+        if rows:
+            self._write(rows)
 
     def _take(self, wait: float) -> list[dict[str, Any]]:
         try:
@@ -133,15 +138,3 @@ class ErrorLogWriter:
         if now - self._last_warning >= LOG_EVERY:
             self._last_warning = now
             log.warning("error_logs: dropped %d row(s) because %s (%d dropped so far)", count, why, self.dropped)
-
-
-def _write_loop(ref: weakref.ref, stop: threading.Event) -> None:
-    while not stop.is_set():
-        writer = ref()
-        if writer is None:
-            return
-        rows = writer._take(wait=0.5)
-        if rows:
-            writer._write(rows)
-        del writer
-

@@ -1,5 +1,6 @@
 """The shared cache: HIT after MISS, market-aware TTLs, merged batch misses, conditional requests."""
 
+import json
 import threading
 import time
 
@@ -178,3 +179,17 @@ def test_every_redis_key_is_under_the_configured_prefix(make_app, sandbox, redis
         server.close()
     assert f"{redis_prefix}:v1:quote:stock:AAPL:iex" in keys
     assert f"{redis_prefix}:v1:budget" in keys
+
+
+def test_an_entry_in_redis_is_json_holding_the_answers_data_and_etag(make_app, redis_url, redis_prefix):
+    """Readable by anything that reads JSON (no pickles), and what a hit sends as it is."""
+    response = make_app(REDIS_URL=redis_url).test_client().get("/api/v1/options/AAPL/chain?limit=2")
+    server = redis.Redis.from_url(redis_url)
+    try:
+        [key] = list(server.scan_iter(match=f"{redis_prefix}:v1:chain:AAPL:*", count=1000))
+        stored = json.loads(server.get(key))
+    finally:
+        server.close()
+    assert stored["data"] == response.get_json()["data"]
+    assert stored["etag"] == response.headers["ETag"]
+    assert stored["ts"] == response.get_json()["metadata"]["data_timestamp"]

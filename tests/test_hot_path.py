@@ -12,9 +12,9 @@ SNAPSHOTS = "/v2/stocks/snapshots"
 
 
 @pytest.fixture
-def store(make_app, redis_url, redis_prefix):
+def store(redis_url, redis_prefix):
     shared = SharedRedis(redis_url, max_connections=4, prefix=redis_prefix)
-    yield CacheStore(make_app(), shared), shared
+    yield CacheStore(shared), shared
     shared.close()
 
 

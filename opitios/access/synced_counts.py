@@ -31,7 +31,6 @@ import logging
 import math
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +38,7 @@ import redis
 from limits.storage import SlidingWindowCounterSupport, Storage
 
 from opitios import metrics
+from opitios.background import Repeating
 from opitios.shared_redis import SharedRedis
 
 log = logging.getLogger(__name__)
@@ -111,11 +111,8 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         self._failing = False
         self._lock = threading.Lock()
         self._syncing = threading.Lock()  # one round at a time: the loop's, or stop()'s last one
-        self._stop = threading.Event()
-        self._thread = threading.Thread(
-            target=_sync_loop, args=(weakref.ref(self), self._stop), name="opitios-limit-sync", daemon=True
-        )
-        self._thread.start()
+        self._rounds = Repeating(self, "opitios-limit-sync", SyncedStorage.sync, SyncedStorage.interval)
+        self._rounds.start()
 
     @property
     def base_exceptions(self) -> type[Exception]:
@@ -252,8 +249,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
 
     def stop(self) -> None:
         """Stop the background sync, after one last round so no accepted hit is left unsent."""
-        self._stop.set()
-        self._thread.join(timeout=2)
+        self._rounds.stop()
         self.sync()
 
     # -- the rest of a storage: resets and health checks ----------------------------------------------------
@@ -286,23 +282,3 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
 
 
 _ONLY_SLIDING = "synced counts serve the sliding-window-counter strategy only"
-
-
-def _sync_loop(ref: weakref.ref, stop: threading.Event) -> None:
-    # Only a weak reference between rounds: a storage that is gone takes its thread with it.
-    while True:
-        storage = ref()
-        if storage is None:
-            return
-        interval = storage.interval()
-        del storage
-        if stop.wait(interval):
-            return
-        storage = ref()
-        if storage is None:
-            return
-        try:
-            storage.sync()
-        except Exception:  # the loop must outlive any surprise, or the worker's counts stop being shared
-            log.exception("client rate limit sync failed")
-        del storage

@@ -18,15 +18,16 @@ from marshmallow import Schema
 
 from opitios import extensions
 from opitios.endpoints import MARKET, OPERATIONS, TRADING, Endpoint
-from opitios.envelope import plain_response, success_response, trading_response
+from opitios.envelope import plain_response, success_response
 from opitios.errors import ApiError
 
 MAX_JSON_DEPTH = 16  # our bodies nest two levels; anything deeper is not for us
 
-# How a view's return value is rendered, by the route's kind.
+# How a view's return value is rendered, by the route's kind: market data and broker answers are both
+# a service's ``Result`` (its data already JSON), which the one success envelope renders.
 RENDER: dict[str, Callable[[Any], Response]] = {
     MARKET: success_response,
-    TRADING: trading_response,
+    TRADING: success_response,
     OPERATIONS: plain_response,
 }
 

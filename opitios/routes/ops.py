@@ -12,7 +12,7 @@ from opitios.endpoints import OPERATIONS
 from opitios.errors import ApiError
 from opitios.routes.declare import declare
 from opitios.schemas.ops import HealthSchema, ReadySchema
-from opitios.services import services
+from opitios.routes import services
 from opitios.stream.board import stream_report
 from opitios.version import __version__
 

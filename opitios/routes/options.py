@@ -17,7 +17,7 @@ from opitios.schemas.options import (
     OptionQuoteBodyArgs,
     OptionQuoteSchema,
 )
-from opitios.services import services
+from opitios.routes import services
 
 bp = Blueprint("options", __name__)
 

@@ -16,7 +16,7 @@ from opitios.schemas.quotes import (
     StockQuoteSchema,
     SymbolPathArgs,
 )
-from opitios.services import services
+from opitios.routes import services
 
 bp = Blueprint("stocks", __name__)
 

@@ -25,7 +25,7 @@ from opitios.schemas.trading import (
     StockOrderArgs,
     order_id,
 )
-from opitios.services import services
+from opitios.routes import services
 
 bp = Blueprint("trading", __name__)
 

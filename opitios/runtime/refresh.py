@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import threading
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -26,6 +25,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from opitios import metrics
+from opitios.background import Repeating
 from opitios.models import ApiConfiguration
 from opitios.runtime.schema import DEFAULTS, validate_section
 
@@ -59,8 +59,8 @@ class RuntimeConfig:
         self._rejected: dict[str, Rejection] = {}
         self._listeners: list[Callable[[Mapping[str, Mapping[str, Any]]], None]] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._refresher = Repeating(self, "opitios-config", RuntimeConfig.refresh,
+                                    lambda config: config.section("runtime")["config_refresh_seconds"])
         self.database = "unknown"
         self.database_error: str | None = None
         self.last_refresh: str | None = None
@@ -164,31 +164,8 @@ class RuntimeConfig:
 
     def start(self) -> None:
         """Refresh every ``config_refresh_seconds`` in a daemon thread."""
-        self._thread = threading.Thread(target=_refresh_loop, args=(weakref.ref(self), self._stop), name="opitios-config", daemon=True)
-        self._thread.start()
+        self._refresher.start()
 
     def stop(self) -> None:
         """Stop the thread and wait (briefly) until it has let go of the database."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-
-def _refresh_loop(ref: weakref.ref, stop: threading.Event) -> None:
-    # Only a weak reference between rounds: an app that is gone takes its refresher with it.
-    while True:
-        config = ref()
-        if config is None:
-            return
-        interval = config.section("runtime")["config_refresh_seconds"]
-        del config
-        if stop.wait(interval):
-            return
-        config = ref()
-        if config is None:
-            return
-        try:
-            config.refresh()
-        except Exception:  # the loop must outlive any surprise, or the worker stops seeing edits
-            log.exception("configuration refresh failed")
-        del config
+        self._refresher.stop()

@@ -11,6 +11,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from opitios.data_classes import DATA_CLASSES
+
 WEEK = 7 * 24 * 3600
 
 
@@ -27,21 +29,25 @@ class _Section(Schema):
         unknown = RAISE
 
 
-class CacheTtlSection(_Section):
-    """Seconds an answer stays fresh in the cache, per data class, market open and closed."""
-
-    stock_quote_open = _seconds(5)
-    stock_quote_closed = _seconds(300)
-    option_quote_open = _seconds(15)
-    option_quote_closed = _seconds(300)
-    option_chain_open = _seconds(60)
-    option_chain_closed = _seconds(900)
-    bars_intraday_open = _seconds(60)
-    bars_intraday_closed = _seconds(3600)
-    bars_daily_open = _seconds(3600)
-    bars_daily_closed = _seconds(86400)
+def _cache_ttl_section() -> type[Schema]:
+    """Seconds an answer stays fresh in the cache: ``<data class>_open`` and ``<data class>_closed`` per row
+    of ``opitios.data_classes``, whose defaults must pass the same rules as an operator's values (checked here,
+    at import), and the refresh-ahead window."""
+    settings: dict[str, fields.Field] = {}
+    for row in DATA_CLASSES.values():
+        for market, default in (("open", row.ttl_open), ("closed", row.ttl_closed)):
+            setting = _seconds(default)
+            try:
+                setting.deserialize(default)
+            except ValidationError as error:
+                raise ValueError(f"data class {row.name}: default {market}-market TTL {default}: {error.messages}") from None
+            settings[row.setting(market)] = setting
     # Hot quotes asked for within this many seconds are refreshed before their TTL ends; 0: never.
-    refresh_ahead_window = _seconds(60, high=3600)
+    settings["refresh_ahead_window"] = _seconds(60, high=3600)
+    return _Section.from_dict(settings, name="CacheTtlSection")
+
+
+CacheTtlSection = _cache_ttl_section()
 
 
 class LimitsSection(_Section):

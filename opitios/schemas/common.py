@@ -13,7 +13,7 @@ from decimal import Decimal, InvalidOperation
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from opitios.errors import ApiError
+from opitios.api_errors import ApiError
 from opitios import symbols
 
 @dataclass(frozen=True)

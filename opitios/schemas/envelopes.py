@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from opitios.envelope import DEMO_DATA_SOURCE, DEMO_PROVIDER
-from opitios.errors import ERRORS
+from opitios.api_errors import ERRORS
+from opitios.data_classes import DEMO_DATA_SOURCE, DEMO_PROVIDER, MARKET_DATA_SOURCES, TRADING_DATA_SOURCE
 
 
 class MetadataSchema(Schema):
@@ -29,9 +29,7 @@ class _ProvenanceSchema(MetadataSchema):
 class MarketMetadataSchema(_ProvenanceSchema):
     data_source = fields.String(
         required=True,
-        validate=validate.OneOf(
-            ["alpaca_real_time", "alpaca_options_real_time", "alpaca_options_chain", "alpaca_historical", DEMO_DATA_SOURCE]
-        ),
+        validate=validate.OneOf([*MARKET_DATA_SOURCES, DEMO_DATA_SOURCE]),
         metadata={"description": f"`{DEMO_DATA_SOURCE}` for every answer of the offline demo (OPITIOS_DEMO)"},
     )
     feed = fields.String(required=True, allow_none=True)
@@ -47,7 +45,7 @@ class MarketMetadataSchema(_ProvenanceSchema):
 class TradingMetadataSchema(_ProvenanceSchema):
     data_source = fields.String(
         required=True,
-        validate=validate.OneOf(["alpaca_trading", DEMO_DATA_SOURCE]),
+        validate=validate.OneOf([TRADING_DATA_SOURCE, DEMO_DATA_SOURCE]),
         metadata={"description": f"`{DEMO_DATA_SOURCE}` for every answer of the offline demo (OPITIOS_DEMO)"},
     )
     cache = fields.String(required=True, validate=validate.OneOf(["none"]))

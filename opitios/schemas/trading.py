@@ -9,7 +9,7 @@ from decimal import Decimal
 from marshmallow import INCLUDE, Schema, fields, post_load, validate, validates_schema
 
 from opitios import symbols
-from opitios.errors import ApiError
+from opitios.api_errors import ApiError
 from opitios.schemas.common import BodyArgs, PositiveDecimal, QueryArgs, WholeNumber, invalid_symbols, upstream_text
 
 ORDER_TYPES = ("market", "limit", "stop", "stop_limit")

@@ -1,10 +1,9 @@
-"""Orchestration: validated arguments → (cache, later) → provider → plain data with its provenance."""
+"""Orchestration: validated arguments → cache → provider → data with its provenance; no Flask, no HTTP."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opitios import extensions
 from opitios.services.cached import CachedFetch, Protection
 from opitios.services.clock import MarketClock
 from opitios.services.options import OptionService
@@ -40,7 +39,3 @@ class Services:
             TradingService(provider, protection.gate, protection.flight, clock, protection.wait_seconds),
         )
 
-
-def services() -> Services:
-    """The current app's services."""
-    return extensions.current().services

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import weakref
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
+from opitios.background import Repeating
 from opitios.upstream.breaker import CircuitOpen
 from opitios.upstream.budget import BudgetSpent
 from providers.base import MarketClock as ClockReading
@@ -46,8 +46,8 @@ class MarketClock:
         self._next_ask = _LONG_AGO
         self._asking = threading.Lock()
         self.first_ask_done = threading.Event()  # set once the first ask has ended, answered or not
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        # Held weakly between rounds: services that are replaced take their clock thread with them.
+        self._rounds = Repeating(self, "opitios-market-clock", MarketClock.run_once, lambda clock: TICK_SECONDS, at_once=True)
 
     def status(self) -> str:
         """``open``, ``closed`` or ``unknown``; never waits."""
@@ -89,25 +89,7 @@ class MarketClock:
 
     def start(self) -> None:
         """Ask now, then whenever due, in a daemon thread."""
-        self._thread = threading.Thread(target=_loop, args=(weakref.ref(self), self._stop), name="opitios-market-clock", daemon=True)
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-
-
-def _loop(ref: weakref.ref, stop: threading.Event) -> None:
-    # Only a weak reference between rounds: services that are replaced take their clock thread with them.
-    while True:
-        clock = ref()
-        if clock is None:
-            return
-        try:
-            clock.run_once()
-        except Exception:  # the loop must outlive any surprise, or the state stays unknown for good
-            log.exception("market clock refresh failed")
-        del clock
-        if stop.wait(TICK_SECONDS):
-            return
+        self._rounds.stop()

@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
+from opitios.background import Repeating
 from opitios.cache import Entry
-from opitios.stream.interest import STREAMED
-from providers.base import ProviderError
+from opitios.data_classes import DataClass
+from opitios.stream.interest import Interest
 
 log = logging.getLogger(__name__)
 
@@ -33,53 +33,58 @@ MIN_TTL = 2  # below this there is no "shortly before the end" to refresh in
 
 @dataclass
 class HotKey:
-    data_class: str
-    item: Hashable
-    fetch: Callable
-    stamp: Callable
+    data_class: DataClass
+    symbol: Hashable
+    fetch: Callable  # the provider's many-symbols call
     expires_at: float
-    ttl: int
+    ttl: float
     asked_at: float
 
 
 class RefreshAhead:
-    def __init__(self, protection, store_found: Callable, window: Callable[[], float]):
-        self._p = protection
-        self._store_found = store_found  # (keys → items, found, stamp, data_class) → entries written
+    def __init__(self, cached, interest: Interest | None, window: Callable[[], float]):
+        self._cached = cached  # the CachedFetch this fetches through, as client misses do
+        self._interest = interest
         self._window = window
         self._hot: dict[str, HotKey] = {}
-        self._interest: dict[tuple[str, Hashable], float] = {}  # asked since the last share_interest()
+        self._asked: dict[tuple[str, Hashable], float] = {}  # asked since the last share_interest()
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._ticks = Repeating(self, "opitios-refresh-ahead", RefreshAhead.tick, lambda _: TICK_SECONDS)
 
-    def asked(self, key: str, data_class: str, item: Hashable, fetch: Callable, stamp: Callable, entry: Entry) -> None:
+    def asked(self, key: str, data_class: DataClass, symbol: Hashable, fetch: Callable, entry: Entry) -> None:
         """A client was just answered with ``entry`` for ``key``."""
         if self._window() <= 0:
             return
         now = time.time()
         with self._lock:
-            if data_class in STREAMED and entry.value is not None and len(self._interest) < TRACKED:
-                self._interest[(data_class, item)] = now  # for the streamer, written by the background tick
+            if data_class.streamed and entry.has_data and len(self._asked) < TRACKED:
+                self._asked[(data_class.name, symbol)] = now  # for the streamer, written by the background tick
             # A stream entry's short TTL is the stream vouching for it; it is tracked so REST takes over the moment it stops.
             if entry.ttl < MIN_TTL and entry.source != "stream":
                 return
-            if len(self._hot) >= TRACKED and key not in self._hot:
-                return  # bounded: past this, only keys already hot stay refreshed
-            self._hot[key] = HotKey(data_class, item, fetch, stamp, entry.fetched_at + entry.ttl, entry.ttl, now)
+            hot = self._hot.get(key)
+            if hot is not None:
+                hot.expires_at, hot.ttl, hot.asked_at = entry.fetched_at + entry.ttl, entry.ttl, now
+            elif len(self._hot) < TRACKED:  # bounded: past this, only keys already hot stay refreshed
+                self._hot[key] = HotKey(data_class, symbol, fetch, entry.fetched_at + entry.ttl, entry.ttl, now)
 
     def share_interest(self) -> None:
         """Add what clients asked for since the last call to the interest the streamer follows (Redis)."""
         with self._lock:
-            asked, self._interest = self._interest, {}
-        if asked and self._p.interest is not None:
-            self._p.interest.record(asked, self._window())
+            asked, self._asked = self._asked, {}
+        if asked and self._interest is not None:
+            self._interest.record(asked, self._window())
+
+    def tick(self) -> None:
+        """What the background thread does every TICK_SECONDS."""
+        self.run_once()
+        self.share_interest()
 
     def run_once(self) -> int:
         """Refresh what is due; the number of keys refreshed."""
         now = time.time()
         window = self._window()
-        due: dict[tuple[str, Callable], list[str]] = {}
+        due: dict[tuple[DataClass, Callable], list[str]] = {}
         with self._lock:
             for key, hot in list(self._hot.items()):
                 if now - hot.asked_at > window:
@@ -89,61 +94,31 @@ class RefreshAhead:
         return sum(self._refresh(keys) for keys in due.values())
 
     def _refresh(self, keys: list[str]) -> int:
-        token, owned = self._p.flight.claim(keys)
-        try:
-            mine = [key for key in keys if key in owned]
-            if not mine:
-                return 0
-            hot = {key: self._hot[key] for key in mine if key in self._hot}
-            # Another worker may have refreshed these just now: take its entries instead of calling again.
-            now = time.time()
-            for key, entry in self._p.store.get_many(list(hot), use_l1=False).items():
-                # ... or the stream keeps it fresh: that costs no upstream call at all.
-                streamed = entry.source == "stream" and entry.fresh(now)
-                if streamed or entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5):
-                    hot[key].expires_at, hot[key].ttl = entry.fetched_at + entry.ttl, entry.ttl
-                    del hot[key]
-            first = next(iter(hot.values()), None)
-            if first is None:
-                return 0
-            items = {key: hot_key.item for key, hot_key in hot.items()}
-            try:
-                found = self._p.gate.call(
-                    first.fetch, list(items.values()), operation=first.data_class, reserve_share=RESERVE_SHARE
-                )
-            except ProviderError as error:  # clients will see a miss, or stale, the usual way
-                log.info("refresh-ahead of %d %s keys skipped: %s", len(items), first.data_class, error.code)
-                return 0
-            written = self._store_found(items, found, first.stamp, first.data_class)
-            with self._lock:
-                for key, entry in written.items():
-                    if key in self._hot:
-                        self._hot[key].expires_at = entry.fetched_at + entry.ttl
-                        self._hot[key].ttl = entry.ttl
-            return len(written)
-        finally:
-            self._p.flight.release(token, owned)
+        with self._lock:
+            hot = {key: self._hot[key] for key in keys if key in self._hot}
+        first = next(iter(hot.values()), None)
+        if first is None:
+            return 0
+        asks = {key: hot_key.symbol for key, hot_key in hot.items()}
+        claimed = self._cached.fetch_symbols(first.data_class, asks, first.fetch, _needs_no_refresh, RESERVE_SHARE)
+        if claimed.error is not None:  # clients will see a miss, or stale, the usual way
+            log.info("refresh-ahead of %d %s keys skipped: %s", len(asks), first.data_class.name, claimed.error.code)
+        with self._lock:
+            # Refreshed by another worker just now, or kept fresh by the stream: nothing to call for these.
+            for key, entry in (claimed.meanwhile | claimed.fetched).items():
+                if key in self._hot:
+                    self._hot[key].expires_at, self._hot[key].ttl = entry.fetched_at + entry.ttl, entry.ttl
+        return len(claimed.fetched)
 
     def start(self) -> None:
-        self._thread = threading.Thread(
-            target=_loop, args=(weakref.ref(self), self._stop), name="opitios-refresh-ahead", daemon=True
-        )
-        self._thread.start()
+        self._ticks.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
+        self._ticks.stop()
 
 
-def _loop(ref: weakref.ref, stop: threading.Event) -> None:
-    while not stop.wait(TICK_SECONDS):
-        ahead = ref()
-        if ahead is None:
-            return
-        try:
-            ahead.run_once()
-            ahead.share_interest()
-        except Exception:  # the loop must outlive any surprise
-            log.exception("refresh-ahead failed")
-        del ahead
+def _needs_no_refresh(entry: Entry) -> bool:
+    """An entry another worker refreshed already, or one the stream keeps fresh (that costs no upstream call)."""
+    now = time.time()
+    streamed = entry.source == "stream" and entry.fresh(now)
+    return streamed or entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5)

@@ -1,61 +1,63 @@
-"""Pieces every market-data service shares: provenance names, batch answers, the age of a datum."""
+"""What a service hands a route (``Result``), and the pieces every market-data service shares."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
-from opitios.envelope import Result
-from opitios.errors import ApiError
+from opitios.api_errors import ApiError
+from opitios.cache import etag_of
+from opitios.data_classes import DataClass, oldest
+from opitios.json_bytes import to_json
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.services.cached import Answer, CachedFetch
 from opitios.services.clock import MarketClock
 from providers.base import MarketDataProvider
 
-# data_source values kept from the original service so old clients keep parsing (CONTRACT §2).
-STOCK_QUOTES = "alpaca_real_time"
-OPTION_QUOTES = "alpaca_options_real_time"
-OPTION_CHAIN = "alpaca_options_chain"
-BARS = "alpaca_historical"
 
+@dataclass(frozen=True)
+class Result:
+    """An answer's data, already JSON, and where it came from: all a route needs to render the envelope."""
 
-def quote_timestamp(quote: dict) -> str | None:
-    """The datum's own time: the quote's, or the trade's when there is no quote."""
-    return quote.get("quote_timestamp") or quote.get("trade_timestamp")
+    body: bytes
+    data_source: str
+    provider: str
+    data_timestamp: str | None  # the upstream's own timestamp string of the datum
+    market_status: str
+    # Market data only (``cache`` is "none" for what is never cached, like the broker's answers):
+    cache: str = "none"  # "hit", "miss" or "stale"
+    etag: str | None = None  # a strong validator of ``body``
+    feed: str | None = None
+    max_age: int = 0  # seconds an intermediary may keep the answer
+    source: str = "rest"  # how the upstream's data reached us: a REST call, the stream, or both ("mixed")
+    replayed: bool | None = None  # order placement only: the order existed already
 
-
-def oldest(timestamps: Iterable[str | None]) -> str | None:
-    """The oldest of the upstream timestamps (so freshness is never overstated), as the upstream wrote it."""
-    present = [text for text in timestamps if text]
-    return min(present, key=datetime.fromisoformat) if present else None
+    @property
+    def cached(self) -> bool:
+        return self.cache != "none"
 
 
 def not_found(code: str, what: str, symbol: str) -> ApiError:
     return ApiError(code, f"No real market data for {what} {symbol}", details={"symbol": symbol})
 
 
-def batch(
-    requested: list[str],
-    found: dict[str, dict],
-    dump: Callable[[dict], dict],
-    missing: Callable[[str], ApiError],
-) -> tuple[dict, str | None]:
+def batch(requested: list[str], answers: Mapping[str, Answer], missing: Callable[[str], ApiError]) -> tuple[dict, str | None]:
     """The batch answer: one entry per requested symbol in order, errors in place, and a summary."""
     entries = []
     for symbol in requested:
-        quote = found.get(symbol)
-        if quote is None:
+        entry = answers[symbol].entry
+        if entry.has_data:
+            entries.append({"symbol": symbol, "status": "success", **entry.value})
+        else:
             error = missing(symbol)
             entries.append({"symbol": symbol, "status": "error", "error": {"code": error.code, "message": error.message}})
-        else:
-            entries.append({"symbol": symbol, "status": "success", **dump(quote)})
     successful = sum(1 for entry in entries if entry["status"] == "success")
     data = {
         "quotes": entries,
         "summary": {"total_requested": len(requested), "successful": successful, "failed": len(requested) - successful},
     }
-    return data, oldest(quote_timestamp(quote) for quote in found.values() if quote["symbol"] in requested)
+    return data, oldest(answer.entry.data_timestamp for answer in answers.values() if answer.entry.has_data)
 
 
 class MarketDataService:
@@ -73,17 +75,43 @@ class MarketDataService:
     def _feed(self) -> str:
         return self._provider.feeds()[self.feed_kind]
 
-    def _result(self, data: dict, source: str, data_timestamp: str | None, answers: Iterable[Answer]) -> Result:
+    def _quote(self, data_class: DataClass, symbol: str, fetch: Callable, missing: Callable[[str], ApiError]) -> Result:
+        """One symbol's answer (``missing(symbol)`` when the upstream has no data for it)."""
+        answer = self._cached.quotes(data_class, [symbol], self._feed, fetch)[symbol]
+        if not answer.entry.has_data:
+            raise missing(symbol)
+        return self._answer(data_class, answer)
+
+    def _batch(self, data_class: DataClass, symbols: list[str], fetch: Callable, missing: Callable[[str], ApiError],
+               max_age_seconds: int | None = None) -> Result:
+        """A batch answer (its size checked where the route loads its arguments); entries older than ``max_age_seconds`` count as misses."""
+        answers = self._cached.quotes(data_class, symbols, self._feed, fetch, max_age_seconds)
+        data, data_timestamp = batch(symbols, answers, missing)
+        return self._combined(data_class, data, data_timestamp, answers.values())
+
+    def _answer(self, data_class: DataClass, answer: Answer) -> Result:
+        """One cached answer as it is: its data's bytes and ETag were made when it was stored."""
+        entry = answer.entry
+        return self._result(data_class, entry.body, entry.etag, entry.data_timestamp, [answer])
+
+    def _combined(self, data_class: DataClass, data: dict, data_timestamp: str | None, answers: Iterable[Answer]) -> Result:
+        """An answer made of several cached ones (a batch): serialized and validated here, once."""
+        body = to_json(data)
+        return self._result(data_class, body, etag_of(body), data_timestamp, answers)
+
+    def _result(self, data_class: DataClass, body: bytes, etag: str | None, data_timestamp: str | None,
+                answers: Iterable[Answer]) -> Result:
         answers = list(answers)
         cache, max_age = provenance(answers)
         return Result(
-            data=data,
-            data_source=source,
+            body=body,
+            data_source=data_class.data_source,
             provider=self._provider.name,
-            feed=self._feed,
             data_timestamp=data_timestamp,
             market_status=self._clock.status(),
             cache=cache,
+            etag=etag,
+            feed=self._feed,
             max_age=max_age,
             source=origin(answers),
         )
@@ -105,8 +133,7 @@ def origin(answers: Iterable[Answer]) -> str:
 
     Only entries with data count: "no data for this symbol" is always the REST answer.
     """
-    answers = list(answers)
-    sources = {answer.entry.source for answer in answers if answer.entry.value is not None}
+    sources = {answer.entry.source for answer in answers if answer.entry.has_data}
     if not sources:
         return "rest"
     return sources.pop() if len(sources) == 1 else "mixed"

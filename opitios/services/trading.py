@@ -12,27 +12,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
+from opitios.data_classes import TRADING_DATA_SOURCE
+from opitios.json_bytes import to_json
 from opitios.services.clock import MarketClock
+from opitios.services.results import Result
 from opitios.upstream.flight import SingleFlight
 from opitios.upstream.gate import UpstreamGate
 from providers.base import DuplicateClientOrderId, OrderRequest, ProviderError, TradingProvider, UpstreamTimeout
 
 audit = logging.getLogger("opitios.audit")
-DATA_SOURCE = "alpaca_trading"
 POLL_SECONDS = 0.05
-
-
-@dataclass
-class TradingResult:
-    data: Any
-    data_source: str
-    provider: str
-    data_timestamp: str | None
-    market_status: str
-    replayed: bool | None = None  # for order placement: the order existed already
 
 
 class TradingService:
@@ -43,30 +34,32 @@ class TradingService:
         self._clock = clock
         self._wait_seconds = wait_seconds
 
-    def _result(self, data: Any, data_timestamp: str | None = None, replayed: bool | None = None) -> TradingResult:
-        return TradingResult(data, DATA_SOURCE, self._provider.name, data_timestamp, self._clock.status(), replayed)
+    def _result(self, data: Any, data_timestamp: str | None = None, replayed: bool | None = None) -> Result:
+        """A broker answer: never cached (``cache: "none"``)."""
+        return Result(to_json(data), TRADING_DATA_SOURCE, self._provider.name, data_timestamp, self._clock.status(),
+                      replayed=replayed)
 
-    def account(self) -> TradingResult:
+    def account(self) -> Result:
         return self._result(self._gate.call(self._provider.account))
 
-    def positions(self) -> TradingResult:
+    def positions(self) -> Result:
         positions = self._gate.call(self._provider.positions)
         return self._result({"positions": positions, "count": len(positions)})
 
-    def orders(self, status: str, limit: int) -> TradingResult:
+    def orders(self, status: str, limit: int) -> Result:
         orders = self._gate.call(self._provider.orders, status, limit)
         return self._result({"orders": orders, "count": len(orders), "status": status})
 
-    def order(self, order_id: str) -> TradingResult:
+    def order(self, order_id: str) -> Result:
         order = self._gate.call(self._provider.order, order_id)
         return self._result(order, order.get("updated_at"))
 
-    def cancel(self, order_id: str) -> TradingResult:
+    def cancel(self, order_id: str) -> Result:
         """Ask for the cancellation, then answer with the order as the broker now has it."""
         self._gate.call(self._provider.cancel_order, order_id, retry=False)
         return self.order(order_id)
 
-    def place(self, order: OrderRequest, client: str, request_id: str) -> TradingResult:
+    def place(self, order: OrderRequest, client: str, request_id: str) -> Result:
         """Place ``order`` at most once; ``client`` (a key prefix) and ``request_id`` go to the audit line."""
         order = {**order, "client_order_id": order.get("client_order_id") or f"opitios-{uuid.uuid4().hex}"}
         claim = f"order:{order['client_order_id']}"

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opitios.cache import Entry
-from opitios.services.results import quote_timestamp
+from opitios.data_classes import STOCK_QUOTE
 from providers.base import QUOTE_PARTS, StreamUpdate
 
 
@@ -61,7 +61,7 @@ class QuoteBook:
     def seed(self, symbol: str, entry: Entry) -> None:
         """Take the parts the stream has not pushed from a REST snapshot in the cache (a newer one than last time)."""
         parts = self._parts.get(symbol)
-        if parts is None or entry.source != "rest" or entry.value is None:
+        if parts is None or entry.source != "rest" or not entry.has_data:
             return
         if entry.fetched_at <= self._seeded.get(symbol, 0.0):
             return
@@ -96,4 +96,4 @@ class QuoteBook:
         value = {"symbol": symbol}
         for name in QUOTE_PARTS:
             value.update(parts[name].fields)
-        return Entry(value, quote_timestamp(value), now, ttl, source="stream")
+        return STOCK_QUOTE.entry(symbol, value, now, ttl, source="stream")

@@ -1,6 +1,6 @@
 """Which symbols clients asked for lately, in Redis: the web workers write it, the streamer follows it.
 
-One sorted set per streamed data class (``interest:stock_quote``): the member is the symbol, the
+One sorted set per streamed data class (``interest:stock_quote``, see ``opitios.data_classes``): the member is the symbol, the
 score the last time a client was answered with data for it. Each worker adds what it answered
 since its previous write from refresh-ahead's background tick (never on the request path), and
 trims what is older than the refresh-ahead window.
@@ -12,10 +12,6 @@ import time
 from collections.abc import Hashable, Mapping
 
 from opitios.shared_redis import SharedRedis
-
-# The data classes the stream can keep fresh.
-STREAMED = ("stock_quote",)
-
 
 class Interest:
     def __init__(self, shared: SharedRedis):

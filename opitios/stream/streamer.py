@@ -24,7 +24,8 @@ import redis
 from flask import Flask
 
 from opitios import extensions
-from opitios.cache import stock_quote_key
+from opitios.background import repeat
+from opitios.data_classes import STOCK_QUOTE
 from opitios.stream.board import StreamBoard
 from opitios.stream.book import QuoteBook
 from opitios.stream.interest import Interest, follow
@@ -41,7 +42,6 @@ from providers.base import (
 
 log = logging.getLogger(__name__)
 
-DATA_CLASS = "stock_quote"
 FLUSH_SECONDS = 0.05  # what the stream says reaches the cache within this
 FOLLOW_SECONDS = 0.5  # how often the subscription is matched to clients' interest
 REPORT_SECONDS = 0.5  # how often the state and counters go to Redis
@@ -145,8 +145,8 @@ class Streamer:
     async def _hold(self) -> None:
         """While the lease is ours: connect, stream, and reconnect with backoff; return when it is lost or on stop."""
         self._lost = asyncio.Event()
-        keeper = asyncio.create_task(self._keep_lease())
-        reporter = asyncio.create_task(self._report_loop())
+        keeper = asyncio.create_task(repeat(self._renew_lease, lambda: self._setting("stream", "lease_seconds") / 3))
+        reporter = asyncio.create_task(repeat(self._report, lambda: REPORT_SECONDS))
         failures = refusals = 0
         try:
             while self.lease.held() and not self._stop.is_set():
@@ -197,20 +197,19 @@ class Streamer:
         self.last_error = str(error)
         log.warning("stream %s: %s; trying again in %.1f s", self.ident, error, delay)
 
-    async def _keep_lease(self) -> None:
-        while True:
-            lease_seconds = self._setting("stream", "lease_seconds")
-            await asyncio.sleep(lease_seconds / 3)
-            if not self.lease.renew(lease_seconds):
-                self._lost.set()
-                return
+    def _renew_lease(self) -> bool:
+        """Renew the lease (well before it lapses); False, and the connection told to close, once it is lost."""
+        if self.lease.renew(self._setting("stream", "lease_seconds")):
+            return True
+        self._lost.set()
+        return False
 
     async def _stream(self, stream) -> None:
         """Receive, follow interest and flush until the connection ends, the lease is lost or we stop."""
         tasks = [
             asyncio.create_task(self._receive(stream)),
-            asyncio.create_task(self._follow(stream)),
-            asyncio.create_task(self._flush_loop()),
+            asyncio.create_task(repeat(lambda: self._follow(stream), lambda: FOLLOW_SECONDS)),
+            asyncio.create_task(repeat(lambda: self.flush(time.time()), lambda: FLUSH_SECONDS)),
             asyncio.create_task(self._lost.wait()),
             asyncio.create_task(self._stop.wait()),
         ]
@@ -254,30 +253,22 @@ class Streamer:
 
     async def _follow(self, stream) -> None:
         """Subscribe to what clients asked for within the refresh-ahead window, up to the cap, on this connection."""
-        while True:
-            cap = self._setting("stream", "max_symbols")
-            if self.cap_from_upstream is not None:
-                cap = min(cap, self.cap_from_upstream)
-            window = self._setting("cache_ttl", "refresh_ahead_window")
-            try:
-                recent = self.interest.recent(DATA_CLASS, window) if window > 0 else {}
-            except redis.RedisError:
-                recent = None  # keep the subscription as it is until Redis answers
-            if recent is not None:
-                wanted = follow(recent, self.requested, cap)
-                gone, new = sorted(self.requested - wanted), sorted(wanted - self.requested)
-                await stream.unsubscribe(gone)  # first, so the upstream's cap is never exceeded
-                await stream.subscribe(new)
-                self.requested = wanted
-                self.book.follow(wanted)
-                if gone or new:
-                    log.info("stream %s: now streaming %d symbols (+%d, -%d)", self.ident, len(wanted), len(new), len(gone))
-            await asyncio.sleep(FOLLOW_SECONDS)
-
-    async def _flush_loop(self) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_SECONDS)
-            self.flush(time.time())
+        cap = self._setting("stream", "max_symbols")
+        if self.cap_from_upstream is not None:
+            cap = min(cap, self.cap_from_upstream)
+        window = self._setting("cache_ttl", "refresh_ahead_window")
+        try:
+            recent = self.interest.recent(STOCK_QUOTE.name, window) if window > 0 else {}
+        except redis.RedisError:
+            return  # keep the subscription as it is until Redis answers
+        wanted = follow(recent, self.requested, cap)
+        gone, new = sorted(self.requested - wanted), sorted(wanted - self.requested)
+        await stream.unsubscribe(gone)  # first, so the upstream's cap is never exceeded
+        await stream.subscribe(new)
+        self.requested = wanted
+        self.book.follow(wanted)
+        if gone or new:
+            log.info("stream %s: now streaming %d symbols (+%d, -%d)", self.ident, len(wanted), len(new), len(gone))
 
     def flush(self, now: float) -> int:
         """Write the entries the stream vouches for now into the shared cache; how many were written."""
@@ -287,7 +278,7 @@ class Streamer:
         due = self.book.due(now, every=vouch / 4)
         if not due:
             return 0
-        keys = {stock_quote_key(symbol, self.feed): symbol for symbol in due}
+        keys = {STOCK_QUOTE.key(symbol, self.feed): symbol for symbol in due}
         seeds = [key for key, symbol in keys.items() if self.book.needs_rest(symbol)]
         for key, entry in self._store.get_many(seeds, use_l1=False).items():
             self.book.seed(keys[key], entry)
@@ -298,11 +289,6 @@ class Streamer:
         return len(entries)
 
     # --- what readiness and /metrics see -------------------------------------------------------------
-
-    async def _report_loop(self) -> None:
-        while True:
-            self._report()
-            await asyncio.sleep(REPORT_SECONDS)
 
     def _report(self) -> None:
         now = time.time()

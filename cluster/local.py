@@ -16,7 +16,7 @@ from cluster import database
 from cluster.configs import nginx_main, nginx_site, prometheus_yml
 from cluster.processes import Processes
 from cluster.redis_set import HOST, RedisSet
-from cluster.topology import INSTANCES, WORKERS, Ports
+from cluster.topology import INSTANCES, STREAMERS, WORKERS, Ports
 from sandbox.client import SandboxServer
 
 RULES = ROOT / "deploy" / "prometheus" / "opitios-alerts.yml"
@@ -75,6 +75,7 @@ class LocalCluster:
             database.create(self.database_name, self.ports.postgres, self.config)
             self.redis.start()
             self._start_instances()
+            self._start_streamers()
             self._start_nginx()
             self._start_prometheus()
         except BaseException:
@@ -101,6 +102,7 @@ class LocalCluster:
             sandbox.stop()
         return {
             **os.environ, **upstream,
+            "ALPACA_STREAM_URL": f"ws://{HOST}:{self.ports.sandbox_stream}",
             "OPITIOS_DEMO": "true",  # the upstream is the sandbox: say so in /health and the log
             "DATABASE_URL": self.database_url,
             "REDIS_URL": self.redis.url(),
@@ -121,6 +123,24 @@ class LocalCluster:
         for name in INSTANCES:
             self.processes.wait_ready([name], lambda name=name: self._every_worker_ready(name),
                                       f"{name} with {WORKERS} workers ready")
+
+    def _start_streamers(self) -> None:
+        """One streamer beside each instance, with its settings; the lease lets exactly one of them connect."""
+        for instance, name in zip(INSTANCES, STREAMERS, strict=True):
+            # Not the instance's metrics folder: its gunicorn owns and empties that (the stream's
+            # metrics are read from Redis by the instances at scrape time).
+            env = {key: value for key, value in self.instance_env(instance).items() if key != "PROMETHEUS_MULTIPROC_DIR"}
+            self.processes.start(name, [sys.executable, "-m", "opitios", "stream"], env=env, cwd=ROOT)
+        self.processes.wait_ready(list(STREAMERS), lambda: self.stream_connections() == 1,
+                                  "one streamer connected to the sandbox's stream")
+
+    def stream_connections(self) -> int:
+        """How many stream connections the cluster's sandbox has open now."""
+        sandbox = self.sandbox()
+        try:
+            return sandbox.stream()["open"]
+        finally:
+            sandbox.stop()
 
     def _every_worker_ready(self, name: str) -> bool:
         if http_status(self.instance_ports[name], "/api/v1/health/ready") != 200:

@@ -13,7 +13,11 @@ from harness.servers import free_port
 
 INSTANCES = ("opitios-1", "opitios-2", "opitios-3")
 SENTINELS = ("sentinel-1", "sentinel-2", "sentinel-3")
-SERVICES = ("sandbox", "postgres", "redis-primary", "redis-replica", *SENTINELS, *INSTANCES, "nginx", "prometheus")
+# One `opitios stream` beside each instance, for availability: the lease in Redis keeps exactly one connected.
+STREAMERS = ("streamer-1", "streamer-2", "streamer-3")
+SERVICES = (
+    "sandbox", "postgres", "redis-primary", "redis-replica", *SENTINELS, *INSTANCES, *STREAMERS, "nginx", "prometheus",
+)
 WORKERS = 2  # gunicorn workers per instance
 
 

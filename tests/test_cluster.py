@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from cluster import database
 from cluster.local import LocalCluster
-from cluster.topology import INSTANCES, Ports
+from cluster.topology import INSTANCES, STREAMERS, Ports
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ApiConfiguration
@@ -232,6 +232,22 @@ def full_budget(cluster):
     cluster.redis.on_primary(lambda client: client.delete("opitios:v1:budget"))
     yield
     cluster.redis.on_primary(lambda client: client.delete("opitios:v1:budget"))
+
+
+def test_one_streamer_of_three_is_connected_and_a_killed_holder_is_replaced(cluster, upstream):
+    def holder() -> str | None:
+        """The streamer that holds the lease, by the pid its report (readiness, from Redis) names."""
+        report = requests.get(f"{cluster.url}/api/v1/health/ready", timeout=30).json()["data"]["stream"]
+        pid = int(report["holder"].split(":")[1]) if report.get("holder") else None
+        return next((name for name in STREAMERS if pid is not None and cluster.processes.pid(name) == pid), None)
+
+    first = eventually(lambda: cluster.stream_connections() == 1 and holder(), timeout=60)
+    cluster.processes.kill(first)  # SIGKILL: it gives nothing back, its lease has to run out
+    second = eventually(lambda: cluster.stream_connections() == 1 and holder() not in (None, first) and holder(),
+                        timeout=60, interval=0.1)
+    errors = upstream.stream()["errors"]
+    assert errors.get("406", 0) == 0  # never a second connection while the holder held the lease
+    report(stream_holder_killed=first, taken_over_by=second, refused_406=errors.get("406", 0))
 
 
 def test_a_thousand_requests_over_five_hundred_symbols_stay_within_the_one_budget(cluster, upstream, full_budget):

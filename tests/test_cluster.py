@@ -176,8 +176,8 @@ def test_one_clients_limit_holds_across_the_three_instances(cluster, upstream, c
     offsets = log_offsets(cluster)
     instances = [f"http://127.0.0.1:{port}" for port in cluster.instance_ports.values()]
     # Rounds of concurrent requests through nginx, the counts shared between rounds (waited for on each
-    # instance's /metrics): a worker misses at most the other requests of the round under way, which is
-    # the documented overshoot (what the other workers accept within a sync interval) for this traffic.
+    # instance's /metrics). The documented overshoot is what the other workers accept before their hits
+    # reach a worker, up to two sync intervals: here at most the other requests of two rounds.
     round_size, answers, started = 6, [], time.monotonic()
     with ThreadPoolExecutor(max_workers=round_size) as pool:
         for _ in range((KEYED_PER_MINUTE + 10) // round_size + 1):
@@ -192,7 +192,7 @@ def test_one_clients_limit_holds_across_the_three_instances(cluster, upstream, c
     # Past the limit the sliding window counter may also let through the share of the limit that the previous
     # minute's window loses during the run (none when no minute boundary passed).
     slide = math.ceil(KEYED_PER_MINUTE * elapsed / 60)
-    assert KEYED_PER_MINUTE <= statuses.count(200) <= KEYED_PER_MINUTE + (round_size - 1) + slide
+    assert KEYED_PER_MINUTE <= statuses.count(200) <= KEYED_PER_MINUTE + 2 * (round_size - 1) + slide
     for answer in answers:
         if answer.status_code == 429:
             assert answer.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"

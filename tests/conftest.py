@@ -1,5 +1,4 @@
 """Shared pytest fixtures."""
-import os
 import textwrap
 
 import pytest

@@ -18,7 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from opitios import migrate
+from opitios import migrate, openapi_shapes
 from opitios.access.keys import create_key, list_keys, revoke_key
 from opitios.config import settings_from_env
 from opitios.db import database_url, make_engine
@@ -50,14 +50,19 @@ def _fail(message: str) -> None:
 
 
 @main.command("openapi")
-def openapi_command() -> None:
-    """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`."""
+@click.option("--shapes", is_flag=True, help="Only the shapes, for review: no prose, a node to a line where it fits.")
+def openapi_command(shapes: bool) -> None:
+    """Print the OpenAPI 3 description of the API (JSON), e.g. `opitios openapi > openapi.json`.
+
+    `opitios openapi --shapes > tests/openapi_snapshot.json` renews the snapshot the tests hold the API to.
+    """
     from opitios.app import create_app  # here, not at the top: see the module's docstring
     from opitios.openapi import build_spec
 
     app = create_app(connect=False)  # the routes and schemas only: the description needs no database
     with app.app_context():
-        click.echo(json.dumps(build_spec(app), indent=2))
+        spec = build_spec(app)
+    click.echo(openapi_shapes.reviewable(openapi_shapes.shapes(spec)) if shapes else json.dumps(spec, indent=2))
 
 
 @main.command("providers")

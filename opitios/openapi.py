@@ -13,18 +13,21 @@ from marshmallow import Schema
 from opitios import extensions, openapi_examples
 from opitios.endpoints import DOCUMENT, MARKET, TRADING, Endpoint, declared_in
 from opitios.errors import ERRORS
-from opitios.openapi_rules import DECIMAL, cross_field_rules, order_rules, symbol_list_pattern, symbol_pattern, told
+from opitios.openapi_rules import (
+    DECIMAL, ORDER_TYPES_COMPONENT, cross_field_rules, order_rules, order_types, symbol_list_pattern, symbol_pattern, told,
+)
 from opitios.schemas.bars import TIMEFRAMES, Timeframe
 from opitios.schemas.batches import OneOf
 from opitios.schemas.common import DateOrDateTime, PositiveDecimal, Symbol, SymbolList, WholeNumber
 from opitios.schemas.envelopes import ErrorEnvelopeSchema, MarketMetadataSchema, MetadataSchema, TradingMetadataSchema
-from opitios.schemas.trading import OptionOrderArgs, OrderArgs, StockOrderArgs
+from opitios.schemas.trading import OptionOrderArgs, OrderArgs, PathOrderArgs, StockOrderArgs
 from opitios.version import __version__
 
 OPENAPI_VERSION = "3.0.3"  # what the bundled Swagger UI renders
 SYMBOL_EXAMPLES = {"stock": "AAPL", "option": "AAPL261127C00190000"}
-ORDER_BODIES = (OrderArgs, StockOrderArgs, OptionOrderArgs)
+ORDER_BODIES = (OrderArgs, StockOrderArgs, OptionOrderArgs, PathOrderArgs)
 PAGE_TOKEN = "page_token"
+NOT_MODIFIED = "NotModified"
 
 METADATA = {MARKET: MarketMetadataSchema, TRADING: TradingMetadataSchema}
 KEYED = (
@@ -88,7 +91,9 @@ def build_spec(app: Flask) -> dict[str, Any]:
     spec.components.security_scheme("Bearer", {"type": "http", "scheme": "bearer", "description": "the same API key"})
     for name, (description, schema, required) in HEADERS.items():
         spec.components.header(name, {"description": description, "required": required, "schema": schema})
+    spec.components.parameter(IF_NONE_MATCH["name"], IF_NONE_MATCH["in"], IF_NONE_MATCH)
     spec.components.schema("ErrorEnvelope", {"example": openapi_examples.ERROR}, schema=ErrorEnvelopeSchema)
+    spec.components.schema(ORDER_TYPES_COMPONENT, order_types())
     for order in ORDER_BODIES:  # registered before the paths refer to them, with the rules between their fields
         spec.components.schema(_schema_name(order), order_rules(order()), schema=order)
     declared = declared_in(app)
@@ -96,15 +101,15 @@ def build_spec(app: Flask) -> dict[str, Any]:
         operation = declared.get(rule.endpoint)
         if operation is None:
             continue
-        described = _operation(marshmallow, rule, operation)
+        described = _operation(marshmallow, spec, rule, operation)
         methods = sorted(rule.methods - {"HEAD", "OPTIONS"})
         spec.path(view=app.view_functions[rule.endpoint], app=app, operations={m.lower(): described for m in methods})
     return spec.to_dict()
 
 
 def _schema_name(schema) -> str | None:
-    """Components are named after their class; a schema narrowed with ``exclude`` or ``only`` stays inline."""
-    if isinstance(schema, Schema) and (schema.exclude or schema.only):
+    """Components are named after their class; an instance narrowed with ``exclude`` or ``only`` stays inline."""
+    if isinstance(schema, Schema) and (set(schema.exclude) - set(schema.opts.exclude) or schema.only):
         return None
     cls = schema if isinstance(schema, type) else type(schema)
     return cls.__name__.removesuffix("Schema")
@@ -152,7 +157,7 @@ def _custom_field_properties(converter, field, max_symbols: int) -> dict:
     return {}
 
 
-def _operation(plugin: MarshmallowPlugin, rule, operation: Endpoint) -> dict:
+def _operation(plugin: MarshmallowPlugin, spec: APISpec, rule, operation: Endpoint) -> dict:
     described: dict[str, Any] = {"tags": [operation.kind], "summary": operation.summary, "operationId": rule.endpoint}
     scope = operation.scope
     field_rules = cross_field_rules((operation.args, operation.body), operation.rules)
@@ -173,11 +178,14 @@ def _operation(plugin: MarshmallowPlugin, rule, operation: Endpoint) -> dict:
         if operation.example_body is not None:
             content["example"] = operation.example_body
         described["requestBody"] = {"required": True, "content": {"application/json": content}}
-    described["responses"] = {"200": _success(plugin, operation), **_errors(plugin, operation)}
+    described["responses"] = {"200": _success(plugin, spec, operation), **_errors(plugin, spec, operation)}
     if operation.kind == MARKET and "GET" in rule.methods:
-        described["responses"]["304"] = {"description": "Not Modified (If-None-Match)", "headers": _headers(MARKET_HEADERS)}
+        described["responses"]["304"] = _shared(spec, NOT_MODIFIED, lambda: {
+            "description": "Not Modified (If-None-Match)", "headers": _headers(MARKET_HEADERS),
+        })
         if any(parameter["name"] == PAGE_TOKEN for parameter in parameters):
             described["responses"]["200"]["links"] = {"nextPage": _next_page(rule.endpoint, parameters)}
+        described["parameters"] = [*parameters, IF_NONE_MATCH["name"]]  # a name: apispec refers to the component
     return described
 
 
@@ -215,8 +223,6 @@ def _parameters(plugin: MarshmallowPlugin, rule, operation: Endpoint) -> list[di
             _no_null(parameter["schema"])
             parameters.append(parameter)
     parameters.extend(operation.parameters)
-    if operation.kind == MARKET and "GET" in rule.methods:
-        parameters.append(IF_NONE_MATCH)
     return parameters
 
 
@@ -233,25 +239,35 @@ def _headers(names) -> dict:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
-def _success(plugin: MarshmallowPlugin, operation: Endpoint) -> dict:
+def _success(plugin: MarshmallowPlugin, spec: APISpec, operation: Endpoint) -> dict:
     if operation.kind == DOCUMENT:
         schema = {"type": "object"} if operation.media_type == "application/json" else {"type": "string"}
         return {"description": operation.summary, "headers": _headers(["X-Request-ID"]),
                 "content": {operation.media_type: {"schema": schema}}}
-    metadata = METADATA.get(operation.kind, MetadataSchema)
-    content: dict[str, Any] = {
-        "schema": {
-            "type": "object",
-            "required": ["data", "metadata"],
-            "properties": {"data": plugin.converter.resolve_nested_schema(operation.data),
-                           "metadata": plugin.converter.resolve_nested_schema(metadata)},
-            "additionalProperties": False,
-        }
-    }
+    content: dict[str, Any] = {"schema": _envelope(plugin, spec, operation)}
     if operation.answer is not None:
         content["example"] = operation.answer
     headers = SUCCESS_HEADERS.get(operation.kind, ("X-Request-ID", "Cache-Control"))
     return {"description": operation.summary, "headers": _headers(headers), "content": {"application/json": content}}
+
+
+def _envelope(plugin: MarshmallowPlugin, spec: APISpec, operation: Endpoint) -> dict:
+    """The success envelope around the route's data; routes with the same data schema share one component."""
+    metadata = METADATA.get(operation.kind, MetadataSchema)
+    envelope = {
+        "type": "object",
+        "required": ["data", "metadata"],
+        "properties": {"data": plugin.converter.resolve_nested_schema(operation.data),
+                       "metadata": plugin.converter.resolve_nested_schema(metadata)},
+        "additionalProperties": False,
+    }
+    data = _schema_name(operation.data)
+    if data is None:  # a narrowed schema has no name of its own
+        return envelope
+    name = f"{data}Answer"
+    if name not in spec.components.schemas:
+        spec.components.schema(name, envelope)
+    return {"$ref": f"#/components/schemas/{name}"}
 
 
 def error_codes(operation: Endpoint) -> dict[int, list[str]]:
@@ -266,16 +282,27 @@ def error_codes(operation: Endpoint) -> dict[int, list[str]]:
     return dict(sorted(by_status.items()))
 
 
-def _errors(plugin: MarshmallowPlugin, operation: Endpoint) -> dict:
+def _errors(plugin: MarshmallowPlugin, spec: APISpec, operation: Endpoint) -> dict:
+    """The route's error responses, one per status; routes with the same codes at a status share one component."""
+    return {
+        str(status): _shared(spec, f"{status}.{'.'.join(codes)}", lambda: _error(plugin, status, codes))
+        for status, codes in error_codes(operation).items()
+    }
+
+
+def _error(plugin: MarshmallowPlugin, status: int, codes: list[str]) -> dict:
     envelope = plugin.converter.resolve_nested_schema(ErrorEnvelopeSchema)
-    responses = {}
-    for status, codes in error_codes(operation).items():
-        headers = ["X-Request-ID", "X-Error-Code", *(["Retry-After"] if status in (429, 503) else [])]
-        code = {"type": "object", "properties": {"code": {"type": "string", "enum": codes}}}
-        narrowed = {"type": "object", "properties": {"error": code}}
-        responses[str(status)] = {
-            "description": ", ".join(codes),
-            "headers": _headers(headers),
-            "content": {"application/json": {"schema": {"allOf": [envelope, narrowed]}}},
-        }
-    return responses
+    headers = ["X-Request-ID", "X-Error-Code", *(["Retry-After"] if status in (429, 503) else [])]
+    narrowed = {"properties": {"error": {"properties": {"code": {"enum": codes}}}}}  # the envelope gives the types
+    return {
+        "description": ", ".join(codes),
+        "headers": _headers(headers),
+        "content": {"application/json": {"schema": {"allOf": [envelope, narrowed]}}},
+    }
+
+
+def _shared(spec: APISpec, name: str, response) -> dict:
+    """A ``$ref`` to the response component ``name``, registered from ``response()`` the first time it is asked for."""
+    if name not in spec.components.responses:
+        spec.components.response(name, response())
+    return {"$ref": f"#/components/responses/{name}"}

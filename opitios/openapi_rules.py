@@ -14,6 +14,7 @@ PATTERNS = {"stock": symbols.STOCK_PATTERN, "option": symbols.OCC_PATTERN}
 # A positive decimal: a non-zero digit before or after the point (what PositiveDecimal takes as a string).
 DECIMAL = r"^(?:[0-9]*[1-9][0-9]*(?:\.[0-9]*)?|0*\.[0-9]*[1-9][0-9]*)$"
 WHOLE = r"^0*[1-9][0-9]*(?:\.0*)?$"  # a positive decimal with no fraction: whole shares or contracts
+ORDER_TYPES_COMPONENT = "OrderTypes"
 
 
 def _left_out() -> dict:
@@ -32,10 +33,15 @@ def symbol_list_pattern(kind: str, most: int) -> str:
     return rf"^(?:\s*,)*\s*{one}\s*(?:(?:,\s*)+{one}\s*){{0,{most - 1}}}(?:,\s*)*$"
 
 
+def order_types() -> dict:
+    """What each order type needs, as ``oneOf`` branches: the component every order's rules refer to."""
+    default_type = OrderArgs().fields["type"].load_default
+    return {"oneOf": [_order_type(order_type, order_type == default_type) for order_type in ORDER_TYPES]}
+
+
 def order_rules(schema: OrderArgs) -> dict:
     """What an order's type needs, and what its instrument allows, as ``allOf`` of ``oneOf`` branches."""
-    default_type = schema.fields["type"].load_default
-    rules = [{"oneOf": [_order_type(order_type, order_type == default_type) for order_type in ORDER_TYPES]}]
+    rules = [{"$ref": f"#/components/schemas/{ORDER_TYPES_COMPONENT}"}]
     instruments = _instruments(schema)
     rules.append({"oneOf": instruments} if len(instruments) > 1 else instruments[0])
     return {"allOf": rules}

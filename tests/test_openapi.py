@@ -34,11 +34,23 @@ def spec(app):
 
 
 def operations(spec):
+    """Each operation by its id, with the parameters and responses it shares with others looked up."""
     return {
-        operation["operationId"]: (path, method, operation)
+        operation["operationId"]: (path, method, {
+            **operation,
+            "parameters": [resolved(spec, parameter) for parameter in operation.get("parameters", [])],
+            "responses": {status: resolved(spec, response) for status, response in operation["responses"].items()},
+        })
         for path, item in spec["paths"].items()
         for method, operation in item.items()
     }
+
+
+def resolved(spec, node):
+    if "$ref" not in node:
+        return node
+    section, name = node["$ref"].removeprefix("#/components/").split("/")
+    return spec["components"][section][name]
 
 
 def test_the_spec_is_served_without_a_key(app):

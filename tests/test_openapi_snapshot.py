@@ -6,20 +6,10 @@ from pathlib import Path
 import pytest
 
 from opitios.openapi import build_spec
+from opitios.openapi_shapes import WIDTH, reviewable, shapes
 
 SNAPSHOT = Path(__file__).with_name("openapi_snapshot.json")
-# Words for people, not shapes: a change to these alone needs no new snapshot.
-PROSE = {"description", "summary", "example", "examples", "title", "info", "tags"}
-
-
-def shapes(node, names=False):
-    """``node`` without its prose; under ``properties`` the keys are field names, kept whatever they are."""
-    if isinstance(node, dict):
-        kept = {key: value for key, value in node.items() if names or key not in PROSE}
-        return {key: shapes(value, names=key == "properties" and not names) for key, value in kept.items()}
-    if isinstance(node, list):
-        return [shapes(item) for item in node]
-    return node
+RENEW = "opitios openapi --shapes > tests/openapi_snapshot.json"
 
 
 def differences(old, new, where="") -> list[str]:
@@ -42,18 +32,42 @@ def test_the_spec_keeps_the_committed_shapes(make_app):
     app = make_app()
     with app.app_context():
         generated = build_spec(app)
-    changed = differences(shapes(json.loads(SNAPSHOT.read_text())), shapes(generated))
+    changed = differences(json.loads(SNAPSHOT.read_text()), shapes(generated))
 
     if changed:
         pytest.fail(
             "The API's request/response shapes differ from tests/openapi_snapshot.json:\n  "
             + "\n  ".join(changed[:40])
-            + "\nIf the change is intended, regenerate the snapshot: opitios openapi > tests/openapi_snapshot.json",
+            + f"\nIf the change is intended, renew the snapshot: {RENEW}",
             pytrace=False,
         )
 
 
-def test_shapes_ignore_prose_but_keep_field_names():
-    schema = {"description": "d", "properties": {"summary": {"type": "integer", "description": "x"}}}
+def test_the_snapshot_is_the_commands_output_and_stays_readable(runner):
+    """What the command prints is what is committed, small enough to review: shared errors are references."""
+    printed = runner.invoke(args=["openapi", "--shapes"]).stdout
 
-    assert shapes(schema) == {"properties": {"summary": {"type": "integer"}}}
+    assert printed == SNAPSHOT.read_text(), f"renew it: {RENEW}"
+    assert len(printed.splitlines()) < 1500
+    snapshot = json.loads(printed)
+    quote = snapshot["paths"]["/api/v1/stocks/{symbol}/quote"]["get"]["responses"]
+    assert quote["404"] == "#404.SYMBOL_NOT_FOUND"
+    assert "404.SYMBOL_NOT_FOUND" in snapshot["components"]["responses"]
+
+
+def test_shapes_ignore_prose_but_keep_field_names_and_name_references():
+    schema = {"description": "d", "properties": {"summary": {"type": "integer", "description": "x"},
+                                                 "quote": {"$ref": "#/components/schemas/StockQuote"}}}
+
+    assert shapes(schema) == {"properties": {"summary": {"type": "integer"}, "quote": "#StockQuote"}}
+
+
+def test_a_node_takes_one_line_when_it_fits_and_single_members_add_no_depth():
+    narrow = {"a": {"b": {"c": list(range(40)), "d": 1}}}
+
+    printed = reviewable(narrow)
+
+    assert json.loads(printed) == narrow
+    assert printed.splitlines()[0] == '{"a": {"b": {'
+    assert all(len(line) <= WIDTH for line in printed.splitlines())
+    assert reviewable({"x": [1, 2]}) == '{"x": [1, 2]}'

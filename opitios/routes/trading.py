@@ -21,6 +21,7 @@ from opitios.schemas.trading import (
     OrderSchema,
     OrdersQueryArgs,
     OrdersSchema,
+    PathOrderArgs,
     PositionsSchema,
     StockOrderArgs,
     order_id,
@@ -98,8 +99,7 @@ def _named_by_path(side: str) -> dict:
             raise ApiError("INVALID_REQUEST_BODY", "The path names the symbol and the side; leave them out of the body")
         return _with_idempotency_key({**body, "symbol": path["symbol"], "side": side})
 
-    sent = StockOrderArgs(exclude=("symbol", "option_symbol", "side"))
-    return {**_PLACE, "args": SymbolPathArgs(), "body": sent, "loads": StockOrderArgs(), "prepare": prepare}
+    return {**_PLACE, "args": SymbolPathArgs(), "body": PathOrderArgs(), "loads": StockOrderArgs(), "prepare": prepare}
 
 
 def _place(order: dict):

@@ -85,6 +85,13 @@ class StockOrderArgs(OrderArgs):
     kind = "stock"
 
 
+class PathOrderArgs(StockOrderArgs):
+    """A stock order whose path names the symbol and whose route names the side: the body holds the rest."""
+
+    class Meta(BodyArgs.Meta):
+        exclude = ("symbol", "option_symbol", "side")
+
+
 class OptionOrderArgs(OrderArgs):
     """An order for an OCC contract, named by ``option_symbol`` or ``symbol``; whole contracts only."""
 

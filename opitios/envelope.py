@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Response, current_app, request
 
+from opitios.api_errors import ApiError
 from opitios.data_classes import DEMO_DATA_SOURCE, DEMO_PROVIDER
 from opitios.json_bytes import to_json
 from opitios.request_id import current_request_id
@@ -102,45 +103,19 @@ def plain_response(data: dict[str, Any], status: int = 200) -> Response:
     return _json({"data": data, "metadata": metadata}, status, {"Cache-Control": "no-store"})
 
 
-def error_response(
-    *,
-    status: int,
-    code: str,
-    type_: str,
-    message: str,
-    details: dict,
-    suggested_action: str,
-    headers: dict[str, str],
-) -> Response:
-    body = error_body(
-        code=code,
-        type_=type_,
-        message=message,
-        details=details,
-        suggested_action=suggested_action,
-        request_id=current_request_id(),
-        endpoint=request.path,
-    )
-    return _json(body, status, {**headers, "X-Error-Code": code, "Cache-Control": "no-store"})
+def error_response(error: ApiError, headers: dict[str, str]) -> Response:
+    body = error_body(error, current_request_id(), request.path)
+    return _json(body, error.status, {**headers, "X-Error-Code": error.code, "Cache-Control": "no-store"})
 
 
-def error_body(
-    *,
-    code: str,
-    type_: str,
-    message: str,
-    details: dict,
-    suggested_action: str,
-    request_id: str,
-    endpoint: str | None,
-) -> dict[str, Any]:
+def error_body(error: ApiError, request_id: str, endpoint: str | None) -> dict[str, Any]:
     """The error envelope itself; needs no request, so the server's own refusals use it too."""
     return {
-        "error": {"code": code, "type": type_, "message": message, "details": details},
+        "error": {"code": error.code, "type": error.type, "message": error.message, "details": error.details},
         "metadata": {
             "request_id": request_id,
             "timestamp": iso_millis(utc_now()),
             "endpoint": endpoint,
-            "suggested_action": suggested_action,
+            "suggested_action": error.suggested_action,
         },
     }

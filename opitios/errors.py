@@ -50,15 +50,7 @@ def render(error: ApiError, headers: dict | None = None) -> Response:
     retry_after = error.retry_after or DEFAULT_RETRY_AFTER.get(error.status)
     if retry_after:
         headers["Retry-After"] = str(retry_after)
-    return error_response(
-        status=error.status,
-        code=error.code,
-        type_=error.type,
-        message=error.message,
-        details=error.details,
-        suggested_action=error.suggested_action,
-        headers=headers,
-    )
+    return error_response(error, headers)
 
 
 AUTH_CODES = {"AUTHENTICATION_REQUIRED", "INVALID_API_KEY", "INSUFFICIENT_PERMISSIONS"}

@@ -121,16 +121,8 @@ def _envelope(req, status: int, code: str, message: str, details: dict) -> tuple
 
     offered = next((value for name, value in req.headers if name == "X-REQUEST-ID"), "") if req is not None else ""
     request_id = chosen_request_id(offered)
-    error = ApiError(code, message, details=details, status=status)
-    body = error_body(
-        code=error.code,
-        type_=error.type,
-        message=error.message,
-        details=error.details,
-        suggested_action=error.suggested_action,
-        request_id=request_id,
-        endpoint=req.path if req is not None else None,
-    )
+    endpoint = req.path if req is not None else None
+    body = error_body(ApiError(code, message, details=details, status=status), request_id, endpoint)
     return request_id, json.dumps(body, separators=(",", ":")).encode()
 
 

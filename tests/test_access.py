@@ -7,7 +7,8 @@ import pytest
 from sqlalchemy import select, text
 
 from opitios import extensions
-from opitios.access.keys import create_key, matches
+from opitios.access import keys as key_store
+from opitios.access.keys import KeyVerifier, create_key, matches
 from opitios.models import ApiKey, ErrorLog
 from tests.waiting import eventually
 
@@ -140,11 +141,36 @@ def test_a_revoked_key_is_refused_within_the_refresh_window(make_app, rows, engi
     assert client.get(QUOTE).status_code == 200
     result = runner.invoke(args=["keys", "revoke", prefix])
     assert result.exit_code == 0 and prefix in result.output
-    response = eventually(lambda: (r := client.get(QUOTE)).status_code == 401 and r, timeout=2)
+    response = eventually(lambda: (r := client.get(QUOTE)).status_code == 401 and r, timeout=30)
     assert response.headers["X-Error-Code"] == "INVALID_API_KEY"
     assert runner.invoke(args=["keys", "revoke", prefix]).exit_code != 0  # already revoked
     with engine.connect() as connection:
         assert connection.execute(select(ApiKey.last_used_at).where(ApiKey.prefix == prefix)).scalar_one() is not None
+
+
+def test_a_key_is_hashed_once_per_worker_and_checked_again_when_its_row_changes(engine, monkeypatch):
+    """After each interval the row is read again (revocation, a new hash), but scrypt runs only for a new hash."""
+    hashed = []
+    scrypt = key_store._scrypt
+    monkeypatch.setattr(key_store, "_scrypt", lambda *args: hashed.append(args[0]) or scrypt(*args))
+    key, prefix = create_key(engine, "hashed once", ["read"])
+    other, _ = create_key(engine, "another", ["read"])
+    now = [0.0]
+    verifier = KeyVerifier(engine, lambda: 10.0, clock=lambda: now[0])
+    hashed.clear()
+
+    assert verifier.verify(key).name == "hashed once"
+    now[0] += 11
+    assert verifier.verify(key).name == "hashed once"
+    assert hashed == [key]
+
+    with engine.begin() as connection:  # the row now holds another key's hash
+        new_hash = connection.execute(select(ApiKey.key_hash).where(ApiKey.name == "another")).scalar_one()
+        connection.execute(ApiKey.__table__.update().where(ApiKey.prefix == prefix).values(key_hash=new_hash))
+    now[0] += 11
+    assert verifier.verify(key) is None
+    assert hashed == [key, key]
+    assert other != key
 
 
 # -- client rate limits ----------------------------------------------------------------------------------

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 
 SCOPES = ("read", "trade", "admin")
 KEY_FORMAT = re.compile(r"opk_(?P<prefix>[0-9a-f]{8})_[A-Za-z0-9_-]{43}")
-# scrypt at these settings costs tens of milliseconds and 16 MiB: paid once per key and
-# refresh interval per worker, never per request.
+# scrypt at these settings costs tens of milliseconds and 16 MiB: paid once per key and worker
+# (a later look-up that finds the same stored hash does not run it again), never per request.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 REMEMBERED = 10_000
 # While the database is away, repeat the warning at most this often (seconds).
@@ -90,6 +90,7 @@ class KeysUnavailable(Exception):
 class _Remembered:
     client: Client | None  # None: refused
     until: float
+    key_hash: str | None = None  # the stored hash the key was checked against, when it matched
 
 
 class KeyVerifier:
@@ -113,16 +114,16 @@ class KeyVerifier:
         if prefix is None:
             return self._remember(digest, None)
         try:
-            client = self._look_up(prefix, presented)
+            client, key_hash = self._look_up(prefix, presented, known.key_hash if known is not None else None)
         except SQLAlchemyError as error:
             self._database_failed(error)
             if known is not None:
                 # The last verdict stands, for another interval: a dead database is not asked (nor
                 # waited for) on every request.
-                return self._remember(digest, known.client)
+                return self._remember(digest, known.client, known.key_hash)
             raise KeysUnavailable(f"cannot verify API key {prefix} now") from None
         self._database_answered()
-        return self._remember(digest, client)
+        return self._remember(digest, client, key_hash)
 
     def _database_failed(self, error: SQLAlchemyError) -> None:
         """Log the outage when it starts, then at most every ``OUTAGE_NOTICE_EVERY`` seconds, not per request."""
@@ -150,21 +151,25 @@ class KeyVerifier:
         if down_since is not None:
             log.warning("api keys: database reachable again after %.0f s", self.clock() - down_since)
 
-    def _look_up(self, prefix: str, presented: str) -> Client | None:
+    def _look_up(self, prefix: str, presented: str, matched: str | None) -> tuple[Client | None, str | None]:
+        """The key's client and stored hash. ``matched`` is the stored hash this key was last found to
+        match: while the row still holds it, the key matches it still, and scrypt is not run again."""
         with self._engine.begin() as connection:
             row = connection.execute(select(ApiKey).where(ApiKey.prefix == prefix)).first()
-            if row is None or row.revoked_at is not None or not matches(presented, row.key_hash):
-                return None
+            if row is None or row.revoked_at is not None:
+                return None, None
+            if row.key_hash != matched and not matches(presented, row.key_hash):
+                return None, None
             connection.execute(
                 update(ApiKey).where(ApiKey.id == row.id).values(last_used_at=datetime.now(timezone.utc))
             )
-        return Client(row.prefix, row.name, tuple(row.scopes))
+        return Client(row.prefix, row.name, tuple(row.scopes)), row.key_hash
 
-    def _remember(self, digest: str, client: Client | None) -> Client | None:
+    def _remember(self, digest: str, client: Client | None, key_hash: str | None = None) -> Client | None:
         with self._lock:
             if len(self._remembered) >= REMEMBERED:
                 self._remembered.clear()  # crude but bounded: the next requests verify again
-            self._remembered[digest] = _Remembered(client, self.clock() + self._remember_seconds())
+            self._remembered[digest] = _Remembered(client, self.clock() + self._remember_seconds(), key_hash)
         return client
 
 

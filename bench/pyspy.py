@@ -21,7 +21,9 @@ from pathlib import Path
 # the inclusive share of samples whose stack holds any of the markers. Markers are module paths
 # as py-spy shortens them, or function names.
 CONCERNS = {
-    "rate limiting (Flask-Limiter, limits, their Redis call)": ("flask_limiter/", "limits/"),
+    "rate limiting (opitios/access/limits.py, limits, their Redis call)": (
+        "flask_limiter/", "limits/", "opitios/access/limits.py", "opitios/access/synced_counts.py",
+    ),
     "writing the response to the client (gunicorn)": ("Response.send_headers (", "Response._emit_body (",
                                                       "Response.write ("),
     "reading and parsing the request (gunicorn)": ("gunicorn/http/message.py", "gunicorn/http/parser.py",

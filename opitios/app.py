@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from opitios import config, extensions, logs, metrics, request_id, routes
 from opitios.access import auth, body_limit, hygiene
 from opitios.access.keys import KeyVerifier
-from opitios.access.limits import bind_limiter, client_limiter, stop_limiter
+from opitios.access.limits import bind_limiter, client_limiter
 from opitios.cache import CacheStore
 from opitios.db import database_url, make_engine
 from opitios.error_log import ErrorLogWriter
@@ -159,7 +159,7 @@ def stop_background(app: Flask) -> None:
     and close its database and Redis connections."""
     parts = extensions.of(app)
     parts.runtime.stop()
-    stop_limiter(parts.limiter)
+    parts.limiter.stop()
     parts.services.cached.ahead.stop()
     parts.services.clock.stop()
     parts.error_log.flush(timeout=2)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
-import time
 
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
@@ -32,7 +30,6 @@ _HTTP_CODES = {
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "REQUEST_SIZE_EXCEEDED",
-    429: "RATE_LIMIT_EXCEEDED",  # Flask-Limiter's RateLimitExceeded: this client's own limit
 }
 
 
@@ -91,16 +88,9 @@ def _from_http(error: HTTPException) -> Response:
         404: f"No route for {request.path}",
         405: f"{request.method} is not allowed on {request.path}",
         413: "The request body is larger than this service accepts",
-        429: f"This client's rate limit is spent ({error.description})",
     }
     message = messages.get(status) or error.description or error.name
-    return render(ApiError(code, message, status=status, retry_after=_limit_retry_after(status)), headers)
-
-
-def _limit_retry_after(status: int) -> int | None:
-    """Seconds until this client's breached limit resets."""
-    current = extensions.current().limiter.current_limit if status == 429 else None
-    return max(1, math.ceil(current.reset_at - time.time())) if current is not None else None
+    return render(ApiError(code, message, status=status), headers)
 
 
 def _unhandled(error: Exception) -> Response:

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 from flask import Flask, current_app
 
 if TYPE_CHECKING:  # for the annotations only: every layer imports this module to find its objects
-    from flask_limiter import Limiter
     from sqlalchemy import Engine
 
     from opitios.access.keys import KeyVerifier
+    from opitios.access.limits import ClientLimiter
     from opitios.error_log import ErrorLogWriter
     from opitios.registry import Serving
     from opitios.runtime.refresh import RuntimeConfig
@@ -35,7 +35,7 @@ class Extensions:
     protection: Protection  # cache, single-flight, budget and circuit
     serving: Serving[Services]  # the services of the provider in force
     keys: KeyVerifier
-    limiter: Limiter  # the client limits, bound after authentication's hook
+    limiter: ClientLimiter  # the client limits, bound after authentication's hook
     described: tuple[str, dict] | None = None  # the OpenAPI description, and the runtime version it states
 
     @property

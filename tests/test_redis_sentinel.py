@@ -45,7 +45,7 @@ def test_every_shared_structure_is_on_the_primary_and_follows_a_failover_without
         return found if any(f"{redis_prefix}:v1:limits" in key for key in found) else None
 
     keys = eventually(synced)
-    # The cache entry, the upstream budget and the client's rate-limit counter (Flask-Limiter through the same pool).
+    # The cache entry, the upstream budget and the client's rate-limit counter (the limiter's storage, through the same pool).
     assert f"{redis_prefix}:v1:quote:stock:AAPL:iex" in keys
     assert f"{redis_prefix}:v1:budget" in keys
     assert any(f"{redis_prefix}:v1:limits" in key for key in keys)

@@ -56,8 +56,6 @@ def test_an_oversized_batch_is_refused_before_the_rate_limiter_runs(client, capl
         response = post_chunked(client, BATCH, body) if chunked else client.post(BATCH, data=body, content_type="application/json")
     assert response.status_code == 413 and response.headers["X-Error-Code"] == "REQUEST_SIZE_EXCEEDED"
     assert "X-RateLimit-Remaining" not in response.headers  # the limiter never saw it
-    limiter_lines = [record.getMessage() for record in caplog.records if record.name.startswith("flask-limiter")]
-    assert limiter_lines == []  # neither "Failed to rate limit" nor a false "storage unreachable"
     assert not [record for record in caplog.records if record.exc_info]
 
 

@@ -1,19 +1,31 @@
-"""Per-client rate limits (Flask-Limiter): per API key, or per address for anonymous public access.
+"""Per-client rate limits, counted by the ``limits`` package: per API key, or per address for anonymous access.
 
 With ``REDIS_URL`` set, each worker counts in its own memory and reconciles
-with Redis in the background every ``rate_limits.sync_ms`` (``synced_counts``),
-so limits hold across workers and instances within a documented overshoot, at
-no Redis round trip per request. Without Redis, each worker counts alone. The
-limits come from the runtime configuration on every request; what a request
-costs, and whether it counts at all, from its route's declaration (a batch of N
-distinct symbols costs N; a route that needs no key is not counted).
+with Redis in the background every ``rate_limits.sync_ms`` (``synced_counts``,
+a ``limits`` storage), so limits hold across workers and instances within a
+documented overshoot, at no Redis round trip per request. Without Redis, each
+worker counts alone. The limits come from the runtime configuration on every
+request; what a request costs, and whether it counts at all, from its route's
+declaration (a batch of N distinct symbols costs N; a route that needs no key
+is not counted).
+
+One hook asks ``limits``' sliding-window-counter strategy directly. Flask-Limiter,
+the glue we used before, resolved its blueprint limits, exemptions and meta
+limits and parsed the limit string again on every request: 15 % of a cached
+answer's time in make bench's profile, for one shared limit per client.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, g
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Flask, Response, g, request
+from limits import RateLimitItem, parse_many
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
 
 from opitios import endpoints, extensions
 from opitios.access.synced_counts import SyncedStorage
@@ -22,14 +34,16 @@ from opitios.routes.declare import arguments
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.shared_redis import SharedRedis
 
+SCOPE = "clients"  # one limit per client, shared by every route that needs a key
+
 
 def client_key() -> str:
     client = g.get("client")
-    return f"key:{client.prefix}" if client is not None else f"ip:{get_remote_address()}"
+    return f"key:{client.prefix}" if client is not None else f"ip:{request.remote_addr or '127.0.0.1'}"
 
 
-def client_limits() -> str:
-    limits = extensions.current().runtime.section("rate_limits")
+def client_limits(runtime: RuntimeConfig) -> str:
+    limits = runtime.section("rate_limits")
     if g.get("client") is not None:
         return f"{limits['keyed_per_hour']}/hour;{limits['keyed_per_minute']}/minute"
     return f"{limits['anonymous_per_hour']}/hour"
@@ -55,56 +69,79 @@ def _open_route() -> bool:
     return declared is None or declared.scope is None
 
 
-def client_limiter(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> Limiter:
+@dataclass(frozen=True)
+class Counted:
+    """The limit a request's headers speak of: the one it broke, else the one of the shortest window."""
+
+    limit: RateLimitItem
+    identifiers: tuple[str, ...]
+
+
+class ClientLimiter:
+    """Counts each client's requests against its limits, and writes the X-RateLimit-* headers."""
+
+    def __init__(self, runtime: RuntimeConfig, storage: Storage, prefix: str):
+        self.storage = storage
+        self._runtime = runtime
+        self._prefix = prefix
+        self._strategy = SlidingWindowCounterRateLimiter(storage)  # a refused hit costs nothing, no double burst
+        self._parsed: tuple[str, list[RateLimitItem]] = ("", [])
+
+    def limits(self) -> list[RateLimitItem]:
+        """The client's limits in force, the shortest window first; parsed again only when they change."""
+        text = client_limits(self._runtime)
+        if text != self._parsed[0]:
+            self._parsed = (text, sorted(parse_many(text)))
+        return self._parsed[1]
+
+    def check(self) -> None:
+        """Count this request against each of its client's limits; the first one spent refuses it, a 429."""
+        if _open_route():
+            return
+        identifiers = (self._prefix, client_key(), SCOPE)
+        cost = request_cost()
+        limits = self.limits()
+        g.client_limit = Counted(limits[0], identifiers)
+        for limit in limits:
+            if not self._strategy.hit(limit, *identifiers, cost=cost):
+                g.client_limit = Counted(limit, identifiers)
+                raise ApiError("RATE_LIMIT_EXCEEDED", f"This client's rate limit is spent ({limit})",
+                               retry_after=max(1, math.ceil(self._reset_at(g.client_limit) - time.time())))
+
+    def headers(self, response: Response) -> Response:
+        """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
+        counted = g.get("client_limit")
+        if counted is not None:
+            stats = self._strategy.get_window_stats(counted.limit, *counted.identifiers)
+            response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
+            response.headers["X-RateLimit-Remaining"] = str(stats.remaining)
+            response.headers["X-RateLimit-Reset"] = str(int(stats.reset_time + 1))
+        return response
+
+    def _reset_at(self, counted: Counted) -> int:
+        return int(self._strategy.get_window_stats(counted.limit, *counted.identifiers).reset_time + 1)
+
+    def stop(self) -> None:
+        """Send this worker's last counts and stop its background sync (when it has one)."""
+        if isinstance(self.storage, SyncedStorage):
+            self.storage.stop()
+
+
+def client_limiter(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> ClientLimiter:
     """The limiter, not yet bound: ``bind_limiter`` binds it once authentication's hook is registered."""
-    return Limiter(
-        client_key,
-        storage_uri=f"synced+{shared.url}" if shared is not None else "memory://",
-        # The worker's Redis (its one bounded pool and its view of Redis's health), the share each
-        # worker may spend while Redis is away, and the sync interval in force.
-        storage_options={
-            "shared": shared,
-            "workers": app.config["OPITIOS_WORKERS"],
-            "sync_seconds": lambda: runtime.section("rate_limits")["sync_ms"] / 1000,
-        } if shared is not None else {},
-        key_prefix=shared.key("limits") if shared is not None else "limits",
-        # A refused hit costs nothing and window edges allow no double burst.
-        strategy="sliding-window-counter",
-        # Flask-Limiter writes a retry time with its X-RateLimit-* headers on every answer, and
-        # Retry-After is the contract's for 429 and 503 only: the headers are written below instead,
-        # and the error handler sets Retry-After for this limit's 429.
-        headers_enabled=False,
-        # The storage rides out a Redis outage itself, so any exception here is a bug of ours: it must
-        # surface (a 500 in the envelope, logged), never switch the limiter to other counts or off.
-        in_memory_fallback_enabled=False,
-        swallow_errors=False,
+    if shared is None:
+        return ClientLimiter(runtime, MemoryStorage(), "limits")
+    sync_seconds: Callable[[], float] = lambda: runtime.section("rate_limits")["sync_ms"] / 1000  # noqa: E731
+    # The worker's Redis (its one bounded pool and its view of Redis's health), the share each worker may
+    # spend while Redis is away, and the sync interval in force.
+    storage = storage_from_string(
+        f"synced+{shared.url}", shared=shared, workers=app.config["OPITIOS_WORKERS"], sync_seconds=sync_seconds,
     )
+    return ClientLimiter(runtime, storage, shared.key("limits"))
 
 
 def bind_limiter(app: Flask) -> None:
-    """Count clients, and write their limit's headers; after the blueprints, and after authentication's hook,
-    which finds the client."""
+    """Count clients, and write their limit's headers; after authentication's hook, which finds the client."""
     limiter = extensions.of(app).limiter
-    limiter.init_app(app)
-    # One limit per client, shared by every route that needs a key; the others are exempt. (Flask-Limiter's
-    # application limits would say the same, at more work per request than a blueprint's limit.)
-    shared = limiter.shared_limit(client_limits, scope="clients", cost=request_cost, exempt_when=_open_route)
-    for blueprint in app.blueprints.values():
-        shared(blueprint)
-    app.after_request(lambda response: _limit_headers(limiter, response))
-
-
-def _limit_headers(limiter: Limiter, response: Response) -> Response:
-    """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
-    current = limiter.current_limit
-    if current is not None:
-        response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
-        response.headers["X-RateLimit-Remaining"] = str(current.remaining)
-        response.headers["X-RateLimit-Reset"] = str(current.reset_at)
-    return response
-
-
-def stop_limiter(limiter: Limiter) -> None:
-    """Send this worker's last counts and stop its background sync (when it has one)."""
-    if isinstance(limiter.storage, SyncedStorage):
-        limiter.storage.stop()
+    app.before_request(limiter.check)
+    app.after_request(limiter.headers)

@@ -1,6 +1,6 @@
 """Client-limit counts kept in each worker and reconciled with Redis in the background: a ``limits`` storage.
 
-Flask-Limiter (sliding-window-counter strategy) asks this storage whether a hit
+The client limiter (``limits``' sliding-window-counter strategy) asks this storage whether a hit
 fits and what is left. It answers from the worker's own view of each window:
 the total Redis reported at the last sync plus the hits this worker accepted
 since. A background thread sends those hits and reads the totals back, for
@@ -118,7 +118,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
     def base_exceptions(self) -> type[Exception]:
         return redis.RedisError
 
-    # -- what Flask-Limiter asks on a request: answered from this worker's view ------------------------
+    # -- what the limiter asks on a request: answered from this worker's view -----------------------------
 
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
         if amount > limit:

@@ -70,6 +70,22 @@ def test_a_hot_quote_is_refreshed_before_its_ttl_ends_and_stays_a_hit(make_app, 
     assert int(after.headers["Cache-Control"].removeprefix("max-age=")) <= TTL
 
 
+def test_a_key_past_half_its_ttl_joins_the_call_of_a_due_one(make_app, sandbox, rows):
+    """Hot keys fetched at different moments fall into step: one upstream call refreshes both."""
+    rows.put("cache_ttl", {"stock_quote_open": TTL})
+    sandbox.switches(market="open")
+    app = make_app()
+    ahead, client = refresher(app), app.test_client()
+    client.get("/api/v1/stocks/AAPL/quote")
+    first = time.time()
+    wait_until(first + 1.5)
+    client.get("/api/v1/stocks/MSFT/quote")
+    second = time.time()
+    wait_until(max(first + TTL - 1.1, second + TTL / 2 + 0.1))  # AAPL due; MSFT past half its TTL, not due
+    assert ahead.run_once() == 2
+    assert sandbox.count(SNAPSHOTS) == 3  # the two misses, then one call for both
+
+
 def test_a_quote_nobody_asks_for_is_not_refreshed(make_app, sandbox, rows):
     rows.put("cache_ttl", {"stock_quote_open": TTL, "refresh_ahead_window": 1})
     sandbox.switches(market="open")

@@ -4,7 +4,9 @@ So a hot quote is always a HIT, never older than its TTL, and its latency does
 not depend on the upstream's. Due keys are claimed like misses (one refresher
 at a time across workers), merged per data class into one multi-symbol
 upstream call, and fetched only while a quarter of the budget's burst stays
-for clients' own misses. A key nobody asked for within
+for clients' own misses. The call is the cost, not its symbols: once a class has
+a key due, its keys past half their TTL join the call, so keys fetched at
+different moments fall into step and many hot symbols cost one call per TTL. A key nobody asked for within
 ``cache_ttl.refresh_ahead_window`` seconds is forgotten. A key the stream keeps
 fresh costs nothing; the stock symbols asked for are shared with the streamer.
 """
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 TICK_SECONDS = 0.25
 LEAD_SECONDS = 1.0  # refresh when this little of the TTL is left (or a fifth of it, if more)
 RESERVE_SHARE = 0.25
+JOIN_SHARE = 0.5  # a key with less than this share of its TTL left joins its class's call when one is due
 TRACKED = 5_000
 MIN_TTL = 2  # below this there is no "shortly before the end" to refresh in
 
@@ -85,13 +88,17 @@ class RefreshAhead:
         now = time.time()
         window = self._window()
         due: dict[tuple[DataClass, Callable], list[str]] = {}
+        joining: dict[tuple[DataClass, Callable], list[str]] = {}
         with self._lock:
             for key, hot in list(self._hot.items()):
+                left = hot.expires_at - now
                 if now - hot.asked_at > window:
                     del self._hot[key]
-                elif hot.expires_at - now <= max(LEAD_SECONDS, hot.ttl / 5):
+                elif left <= max(LEAD_SECONDS, hot.ttl / 5):
                     due.setdefault((hot.data_class, hot.fetch), []).append(key)
-        return sum(self._refresh(keys) for keys in due.values())
+                elif left <= hot.ttl * JOIN_SHARE:
+                    joining.setdefault((hot.data_class, hot.fetch), []).append(key)
+        return sum(self._refresh(keys + joining.get(call, [])) for call, keys in due.items())
 
     def _refresh(self, keys: list[str]) -> int:
         with self._lock:
@@ -118,7 +125,8 @@ class RefreshAhead:
 
 
 def _needs_no_refresh(entry: Entry) -> bool:
-    """An entry another worker refreshed already, or one the stream keeps fresh (that costs no upstream call)."""
+    """An entry another worker refreshed already (more than the joining share of its TTL left), or one the
+    stream keeps fresh (that costs no upstream call)."""
     now = time.time()
     streamed = entry.source == "stream" and entry.fresh(now)
-    return streamed or entry.fetched_at + entry.ttl - now > max(LEAD_SECONDS, entry.ttl / 5)
+    return streamed or entry.fetched_at + entry.ttl - now > entry.ttl * JOIN_SHARE

@@ -43,6 +43,14 @@ def refresher(app):
     return ahead
 
 
+def open_market_app(make_app, sandbox, rows, cache_ttl: dict, **env):
+    """An app with these TTLs, the market open, its refresh-ahead stopped: (refresh-ahead, a test client)."""
+    rows.put("cache_ttl", cache_ttl)
+    sandbox.switches(market="open")
+    app = make_app(**env)
+    return refresher(app), app.test_client()
+
+
 def wait_until(moment: float) -> None:
     """Sleep until the wall clock has passed ``moment`` (a lower bound only: a slow machine waits longer)."""
     while time.time() < moment:
@@ -53,10 +61,7 @@ TTL = 6  # refresh-ahead acts when max(1 s, TTL / 5) is left; the wide margins h
 
 
 def test_a_hot_quote_is_refreshed_before_its_ttl_ends_and_stays_a_hit(make_app, sandbox, rows, redis_url):
-    rows.put("cache_ttl", {"stock_quote_open": TTL})
-    sandbox.switches(market="open")
-    app = make_app(REDIS_URL=redis_url)
-    ahead, client = refresher(app), app.test_client()
+    ahead, client = open_market_app(make_app, sandbox, rows, {"stock_quote_open": TTL}, REDIS_URL=redis_url)
     first = client.get("/api/v1/stocks/AAPL/quote")
     assert first.headers["X-Cache-Status"] == "MISS"
     fetched = time.time()
@@ -72,10 +77,7 @@ def test_a_hot_quote_is_refreshed_before_its_ttl_ends_and_stays_a_hit(make_app, 
 
 def test_a_key_past_half_its_ttl_joins_the_call_of_a_due_one(make_app, sandbox, rows):
     """Hot keys fetched at different moments fall into step: one upstream call refreshes both."""
-    rows.put("cache_ttl", {"stock_quote_open": TTL})
-    sandbox.switches(market="open")
-    app = make_app()
-    ahead, client = refresher(app), app.test_client()
+    ahead, client = open_market_app(make_app, sandbox, rows, {"stock_quote_open": TTL})
     client.get("/api/v1/stocks/AAPL/quote")
     first = time.time()
     wait_until(first + 1.5)
@@ -87,10 +89,7 @@ def test_a_key_past_half_its_ttl_joins_the_call_of_a_due_one(make_app, sandbox, 
 
 
 def test_a_quote_nobody_asks_for_is_not_refreshed(make_app, sandbox, rows):
-    rows.put("cache_ttl", {"stock_quote_open": TTL, "refresh_ahead_window": 1})
-    sandbox.switches(market="open")
-    app = make_app()
-    ahead, client = refresher(app), app.test_client()
+    ahead, client = open_market_app(make_app, sandbox, rows, {"stock_quote_open": TTL, "refresh_ahead_window": 1})
     client.get("/api/v1/stocks/AAPL/quote")
     wait_until(time.time() + TTL - 1)  # due, but nobody has asked within the 1 s window
     assert ahead.run_once() == 0
@@ -98,10 +97,7 @@ def test_a_quote_nobody_asks_for_is_not_refreshed(make_app, sandbox, rows):
 
 
 def test_refresh_ahead_can_be_switched_off(make_app, sandbox, rows):
-    rows.put("cache_ttl", {"stock_quote_open": 2, "refresh_ahead_window": 0})
-    sandbox.switches(market="open")
-    app = make_app()
-    ahead, client = refresher(app), app.test_client()
+    ahead, client = open_market_app(make_app, sandbox, rows, {"stock_quote_open": 2, "refresh_ahead_window": 0})
     client.get("/api/v1/stocks/AAPL/quote")
     fetched = time.time()
     wait_until(fetched + 1.5)

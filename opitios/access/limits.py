@@ -105,21 +105,24 @@ class ClientLimiter:
         for limit in limits:
             if not self._strategy.hit(limit, *identifiers, cost=cost):
                 g.client_limit = Counted(limit, identifiers)
+                _, reset_at = self._window(g.client_limit)
                 raise ApiError("RATE_LIMIT_EXCEEDED", f"This client's rate limit is spent ({limit})",
-                               retry_after=max(1, math.ceil(self._reset_at(g.client_limit) - time.time())))
+                               retry_after=max(1, math.ceil(reset_at - time.time())))
 
     def headers(self, response: Response) -> Response:
         """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
         counted = g.get("client_limit")
         if counted is not None:
-            stats = self._strategy.get_window_stats(counted.limit, *counted.identifiers)
+            remaining, reset_at = self._window(counted)
             response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
-            response.headers["X-RateLimit-Remaining"] = str(stats.remaining)
-            response.headers["X-RateLimit-Reset"] = str(int(stats.reset_time + 1))
+            response.headers["X-RateLimit-Remaining"] = str(remaining)
+            response.headers["X-RateLimit-Reset"] = str(reset_at)
         return response
 
-    def _reset_at(self, counted: Counted) -> int:
-        return int(self._strategy.get_window_stats(counted.limit, *counted.identifiers).reset_time + 1)
+    def _window(self, counted: Counted) -> tuple[int, int]:
+        """What is left of the limit, and when it is whole again (Unix seconds): from the worker's own view."""
+        stats = self._strategy.get_window_stats(counted.limit, *counted.identifiers)
+        return stats.remaining, int(stats.reset_time + 1)
 
     def stop(self) -> None:
         """Send this worker's last counts and stop its background sync (when it has one)."""

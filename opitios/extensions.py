@@ -54,3 +54,8 @@ def of(app: Flask) -> Extensions:
 def current() -> Extensions:
     """The current app's."""
     return of(current_app)
+
+
+def services() -> Services:
+    """The current app's services: the routes' one way to them (the services themselves import no Flask)."""
+    return current().services

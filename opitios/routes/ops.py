@@ -10,9 +10,9 @@ from opitios import extensions
 from opitios import openapi_examples as examples
 from opitios.endpoints import OPERATIONS
 from opitios.errors import ApiError
+from opitios.extensions import services
 from opitios.routes.declare import declare
 from opitios.schemas.ops import HealthSchema, ReadySchema
-from opitios.routes import services
 from opitios.stream.board import stream_report
 from opitios.version import __version__
 

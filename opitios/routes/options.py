@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from opitios import openapi_examples as examples
 from opitios.endpoints import MARKET
+from opitios.extensions import services
 from opitios.routes.declare import declare
 from opitios.schemas.options import (
     ChainBodyArgs,
@@ -17,7 +18,6 @@ from opitios.schemas.options import (
     OptionQuoteBodyArgs,
     OptionQuoteSchema,
 )
-from opitios.routes import services
 
 bp = Blueprint("options", __name__)
 

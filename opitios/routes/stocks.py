@@ -6,6 +6,7 @@ from flask import Blueprint
 
 from opitios import openapi_examples as examples
 from opitios.endpoints import MARKET
+from opitios.extensions import services
 from opitios.routes.declare import declare
 from opitios.schemas.bars import BarsArgs, BarsSchema
 from opitios.schemas.quotes import (
@@ -16,7 +17,6 @@ from opitios.schemas.quotes import (
     StockQuoteSchema,
     SymbolPathArgs,
 )
-from opitios.routes import services
 
 bp = Blueprint("stocks", __name__)
 

@@ -9,6 +9,7 @@ from flask import Blueprint, g, request
 from opitios import openapi_examples as examples
 from opitios.endpoints import TRADING
 from opitios.errors import ApiError
+from opitios.extensions import services
 from opitios.request_id import current_request_id
 from opitios.routes.declare import declare
 from opitios.schemas.quotes import SymbolPathArgs
@@ -26,7 +27,6 @@ from opitios.schemas.trading import (
     StockOrderArgs,
     order_id,
 )
-from opitios.routes import services
 
 bp = Blueprint("trading", __name__)
 

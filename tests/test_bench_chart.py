@@ -37,7 +37,7 @@ def test_a_run_is_drawn_as_a_png(tmp_path):
     path = render(scenarios(), tmp_path / "charts" / "benchmarks.png", "opitios vs bare Flask, made-up numbers")
     assert path == tmp_path / "charts" / "benchmarks.png"
     width, height = png_size(path.read_bytes())
-    assert (width, height) == (1200, 500)  # 12 × 5 inches at 100 dpi
+    assert (width, height) == (1400, 550)  # 14 × 5.5 inches at 100 dpi
 
 
 def test_the_same_results_draw_the_same_picture(tmp_path):

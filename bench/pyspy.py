@@ -22,7 +22,7 @@ from pathlib import Path
 # as py-spy shortens them, or function names.
 CONCERNS = {
     "rate limiting (opitios/access/limits.py, limits, their Redis call)": (
-        "flask_limiter/", "limits/", "opitios/access/limits.py", "opitios/access/synced_counts.py",
+        "limits/", "opitios/access/limits.py", "opitios/access/synced_counts.py",
     ),
     "writing the response to the client (gunicorn)": ("Response.send_headers (", "Response._emit_body (",
                                                       "Response.write ("),

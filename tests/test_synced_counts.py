@@ -167,6 +167,13 @@ def test_a_client_limit_holds_across_workers(limited_gateway):
     assert len(served_by) == 2  # the count was shared: both workers answered
 
 
+def timed(url: str, key: str) -> tuple[float, requests.Response, float]:
+    """A keyed GET with the wall clock read just before it is sent and just after its answer came."""
+    sent = time.time()
+    response = requests.get(url, headers={"X-API-Key": key}, timeout=30)
+    return sent, response, time.time()
+
+
 def test_the_overshoot_across_workers_stays_within_the_documented_bound(limited_gateway):
     # 100 a minute (and an hour, so a minute boundary crossed during the test frees nothing).
     server, key = limited_gateway(keyed_per_minute=100, keyed_per_hour=100)
@@ -177,18 +184,15 @@ def test_the_overshoot_across_workers_stays_within_the_documented_bound(limited_
     log_start = server.log_size()
     with ThreadPoolExecutor(max_workers=round_size) as pool:
         for _ in range(300 // round_size):
-            answers += pool.map(
-                lambda _: (requests.get(server.url + QUOTE, headers={"X-API-Key": key}, timeout=30), time.time()),
-                range(round_size),
-            )
+            answers += pool.map(lambda _: timed(server.url + QUOTE, key), range(round_size))
             counts_shared(server.url)
     elapsed = time.monotonic() - started
     served_by = {entry.pid for entry in access_entries(server.log_since(log_start))}
-    accepted = sum(response.status_code == 200 for response, _ in answers)
+    accepted = sum(response.status_code == 200 for _, response, _ in answers)
     # A sliding window frees limit × elapsed / window as it slides: the hour's share of the test's duration.
     slide = math.ceil(100 * elapsed / 3600)
     assert 100 <= accepted <= 100 + (round_size - 1) + slide
-    for response, received in answers:
+    for sent, response, received in answers:
         assert response.headers["X-RateLimit-Limit"] == "100"
         if response.status_code == 200:
             continue
@@ -196,7 +200,9 @@ def test_the_overshoot_across_workers_stays_within_the_documented_bound(limited_
         assert response.json()["error"]["code"] == "RATE_LIMIT_EXCEEDED"
         assert response.headers["X-RateLimit-Remaining"] == "0"
         reset, retry_after = int(response.headers["X-RateLimit-Reset"]), int(response.headers["Retry-After"])
-        assert 1 <= retry_after <= 3601 and abs((reset - received) - retry_after) <= 2
+        # Retry-After counts from the server's moment to the reset it states, and that moment lies between
+        # sending and receiving (give or take the whole seconds): bounds that hold however slow the machine is.
+        assert 1 <= retry_after <= 3601 and reset - received - 1 <= retry_after <= reset - sent + 2
     assert len(served_by) == 2
 
 

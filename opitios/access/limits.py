@@ -75,6 +75,7 @@ class Counted:
 
     limit: RateLimitItem
     identifiers: tuple[str, ...]
+    window: tuple[int, int] | None = None  # (remaining, reset at) as a refusal read them, for its headers
 
 
 class ClientLimiter:
@@ -104,24 +105,25 @@ class ClientLimiter:
         g.client_limit = Counted(limits[0], identifiers)
         for limit in limits:
             if not self._strategy.hit(limit, *identifiers, cost=cost):
-                g.client_limit = Counted(limit, identifiers)
-                _, reset_at = self._window(g.client_limit)
+                # One reading of the window for the Retry-After and the headers, so they never disagree.
+                window = self._window(limit, identifiers)
+                g.client_limit = Counted(limit, identifiers, window)
                 raise ApiError("RATE_LIMIT_EXCEEDED", f"This client's rate limit is spent ({limit})",
-                               retry_after=max(1, math.ceil(reset_at - time.time())))
+                               retry_after=max(1, math.ceil(window[1] - time.time())))
 
     def headers(self, response: Response) -> Response:
         """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
         counted = g.get("client_limit")
         if counted is not None:
-            remaining, reset_at = self._window(counted)
+            remaining, reset_at = counted.window or self._window(counted.limit, counted.identifiers)
             response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
             response.headers["X-RateLimit-Remaining"] = str(remaining)
             response.headers["X-RateLimit-Reset"] = str(reset_at)
         return response
 
-    def _window(self, counted: Counted) -> tuple[int, int]:
+    def _window(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[int, int]:
         """What is left of the limit, and when it is whole again (Unix seconds): from the worker's own view."""
-        stats = self._strategy.get_window_stats(counted.limit, *counted.identifiers)
+        stats = self._strategy.get_window_stats(limit, *identifiers)
         return stats.remaining, int(stats.reset_time + 1)
 
     def stop(self) -> None:

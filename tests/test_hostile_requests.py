@@ -6,7 +6,10 @@ client that parses our JSON errors gets one, and nothing a client sends puts a t
 """
 
 import http.client
+import itertools
 import json
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import pytest
 
 from harness.database import migrated_sqlite
 from harness.servers import GunicornServer
+from tests.waiting import eventually
 
 HEALTH = "/api/v1/health"
 
@@ -149,8 +153,7 @@ def test_a_refusal_is_logged_as_one_warning_and_one_access_line(gateway):
     assert_envelope(exchange(gateway, raw + b"0\r\n\r\n"), 400, "INVALID_PARAMETER")
     log = gateway.log_since(start)
     assert "Invalid request from ip=127.0.0.1" in log
-    access = [json.loads(line) for line in log.splitlines() if '"gunicorn.access"' in line]
-    assert [(line["status"], line["request_id"]) for line in access] == [(400, "trace-43")]
+    assert [(line["status"], line["request_id"]) for line in access_lines(log)] == [(400, "trace-43")]
 
 
 def test_gunicorns_master_loads_the_worker_class_without_the_app():
@@ -236,3 +239,59 @@ def test_no_hostile_request_puts_a_traceback_in_the_log(gateway):
     assert health.status == 200  # and the worker still serves
     log = gateway.log_since(start)
     assert "Traceback" not in log and "Failed to rate limit" not in log and "storage unreachable" not in log
+
+
+def pipelined(tag: str, count: int) -> bytes:
+    """``count`` keep-alive requests for the health route in one piece, each with its own request id."""
+    return b"".join(request_head(f"X-Request-ID: {tag}-{index:02d}") for index in range(count))
+
+
+def test_a_client_that_pipelines_does_not_keep_the_worker_from_other_connections(gateway):
+    """Two connections' requests waiting at once are answered in turn, not one connection's all first.
+
+    The worker (the module's one) is stopped while both connections send 30 pipelined requests, so
+    both are waiting when it resumes, whatever the machine's load; the health route does no I/O, so
+    only the worker's own turn-taking can interleave them.
+    """
+    count = 30
+    first, second = (socket.create_connection(("127.0.0.1", gateway.port), timeout=30) for _ in range(2))
+    with first, second, first.makefile("rb") as first_answers, second.makefile("rb") as second_answers:
+        for connection, answers in ((first, first_answers), (second, second_answers)):
+            connection.sendall(request_head("X-Request-ID: warm"))  # accepted, its greenlet waiting for more
+            assert read_statuses(answers, 1) == [200]
+        (worker,) = gateway.worker_pids()
+        start = gateway.log_size()
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            first.sendall(pipelined("first", count))
+            second.sendall(pipelined("second", count))
+        finally:
+            os.kill(worker, signal.SIGCONT)
+        assert read_statuses(first_answers, count) == read_statuses(second_answers, count) == [200] * count
+
+    def served() -> list[str]:  # gunicorn writes each access line just after its answer: wait for the last ones
+        tags = [entry["request_id"].split("-")[0] for entry in access_lines(gateway.log_since(start))]
+        tags = [tag for tag in tags if tag in ("first", "second")]  # not the warming ones
+        return tags if len(tags) == 2 * count else None
+
+    served = eventually(served)
+    longest_run = max(len(list(run)) for _, run in itertools.groupby(served))
+    assert longest_run <= 3, served  # one connection served all its 30 before the other's first: a run of 30
+
+
+def read_statuses(answers, count: int) -> list[int]:
+    """The statuses of the next ``count`` answers read from a keep-alive connection's file (Content-Length framed)."""
+    statuses = []
+    for _ in range(count):
+        statuses.append(int(answers.readline().split()[1]))
+        length = 0
+        while (line := answers.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        answers.read(length)
+    return statuses
+
+
+def access_lines(log: str) -> list[dict]:
+    return [json.loads(line) for line in log.splitlines() if '"gunicorn.access"' in line]

@@ -13,8 +13,10 @@ The worker also takes turns between connections. gevent switches greenlets only 
 and a keep-alive client that sends its next request before the answer to the last one is out
 (pipelining, or a load generator on another core) never makes its greenlet wait: it kept the
 worker to itself while other connections' requests queued (make bench's 500 connections saw
-requests wait over 2 s and time out). After each request the worker yields, so the connections
-with a request waiting are served in turn.
+requests wait over 2 s and time out). After each request the worker waits for gevent's loop to
+be idle: every other connection with a request waiting is served first. (``gevent.sleep(0)`` is
+not enough: it only queues the greenlet behind the loop's other callbacks, which run up to 50 at
+a time before the loop looks for waiting sockets again.)
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ class EnvelopeWorker(GeventWorker):
 
     def handle_request(self, listener_name, req, sock, addr):
         keep_alive = super().handle_request(listener_name, req, sock, addr)
-        gevent.sleep(0)  # the other connections' turn before this one's next request (see the docstring)
+        gevent.idle()  # the other connections' turn before this one's next request (see the docstring)
         return keep_alive
 
     def handle_error(self, req, client, addr, exc):

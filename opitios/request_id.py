@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 
 from flask import Flask, Response, g, request
 
@@ -12,14 +12,20 @@ _SANE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 def current_request_id() -> str:
     """This request's id, assigned on first use."""
-    if "request_id" not in g:
-        g.request_id = chosen_request_id(request.headers.get("X-Request-ID", ""))
-    return g.request_id
+    request_id = g.get("request_id")
+    if request_id is None:
+        request_id = g.request_id = chosen_request_id(request.headers.get("X-Request-ID", ""))
+    return request_id
 
 
 def chosen_request_id(offered: str) -> str:
-    """The id a client offered when it is sane, else a new one."""
-    return offered if _SANE.fullmatch(offered) else uuid.uuid4().hex
+    """The id a client offered when it is sane, else a new one: 32 hex digits.
+
+    A request id names a request in logs and error rows; it is no secret and grants nothing, so
+    it comes from the process's own random generator (reseeded in every forked process) rather
+    than from the system's, which costs a system call per request (a twentieth of a cached quote).
+    """
+    return offered if _SANE.fullmatch(offered) else f"{random.getrandbits(128):032x}"
 
 
 def _assign() -> None:

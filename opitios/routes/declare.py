@@ -22,6 +22,10 @@ from opitios.envelope import plain_response, success_response
 from opitios.errors import ApiError
 
 MAX_JSON_DEPTH = 16  # our bodies nest two levels; anything deeper is not for us
+# Query arguments loaded before, by route, path and query string: the same text loads the same way (the
+# schemas read no clock and no setting), and a poller asks the same few URLs all day. Emptied when full.
+LOADED_QUERIES = 4096
+_loaded: dict[tuple, dict] = {}
 
 # How a view's return value is rendered, by the route's kind: market data and broker answers are both
 # a service's ``Result`` (its data already JSON), which the one success envelope renders.
@@ -76,8 +80,15 @@ def arguments(declared: Endpoint) -> dict:
 def _load(declared: Endpoint) -> dict:
     path = request.view_args or {}
     if declared.body is None:
-        raw = {**request.args.to_dict(), **{declared.path_fields.get(name, name): value for name, value in path.items()}}
-        return declared.args.load(raw)
+        asked = (id(declared), request.query_string, *path.values())
+        loaded = _loaded.get(asked)
+        if loaded is None:
+            raw = {**request.args.to_dict(), **{declared.path_fields.get(name, name): value for name, value in path.items()}}
+            loaded = declared.args.load(raw)  # a refusal raises, and is not kept
+            if len(_loaded) >= LOADED_QUERIES:
+                _loaded.clear()
+            _loaded[asked] = loaded
+        return dict(loaded)  # the view's own copy
     body = json_body()
     if declared.prepare is not None:
         body = declared.prepare(body, path)

@@ -80,6 +80,11 @@ def _access_fields(response: Response) -> Response:
     return response
 
 
+def url_rule(environ: dict) -> str | None:
+    """The URL rule the app served a request by, once it has answered; None when no route matched."""
+    return (environ.get(ACCESS_FIELDS) or {}).get("endpoint")
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_start)
     app.after_request(_access_fields)

@@ -3,18 +3,19 @@
 With ``PROMETHEUS_MULTIPROC_DIR`` set (gunicorn.conf.py sets it before any
 worker starts), every worker writes its values to files there and
 ``GET /metrics`` adds them up, whichever worker answers. Labels stay
-bounded: data classes, operations, codes, URL rules; never a symbol, a key
-or a request id.
+bounded: data classes, operations, codes, URL rules, the HTTP methods we
+serve; never a symbol, a key, a request id or a path a client made up.
 """
 
 from __future__ import annotations
 
 import os
+import time
+from collections.abc import Callable, Iterable
 
 from flask import Flask, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
-from prometheus_flask_exporter import PrometheusMetrics
 
 from opitios.endpoints import DOCUMENT, Endpoint
 
@@ -55,17 +56,65 @@ def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 
 
-def init_app(app: Flask, version: str, provider: str, mode: str, collectors: tuple = ()) -> None:
-    """HTTP metrics by URL rule, build info, and ``GET /metrics`` (open, outside /api/v1).
+HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+# The methods our routes answer; any other a client sends is counted as "other", so none adds a series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+class HttpMetrics:
+    """WSGI middleware: each request's duration and count, by method, URL rule and status.
+
+    ``rule_of(environ)`` is the URL rule the app served the request by (None when none matched),
+    the status the one the app started its answer with. A request costs a dictionary look-up for
+    its label set and the two updates; ``/metrics`` itself is not counted.
+    """
+
+    def __init__(self, app: Callable, registry: CollectorRegistry, rule_of: Callable[[dict], str | None]):
+        self.app = app
+        self._rule_of = rule_of
+        self._durations = Histogram("opitios_http_request_duration_seconds", "HTTP request duration in seconds",
+                                    ["method", "url_rule", "status"], registry=registry, buckets=HTTP_BUCKETS)
+        self._totals = Counter("opitios_http_request", "HTTP requests", ["method", "status"], registry=registry)
+        self._children: dict[tuple[str, str, str], tuple] = {}  # label values → (duration, total) series
+
+    def __call__(self, environ: dict, start_response: Callable) -> Iterable[bytes]:
+        started = time.perf_counter()
+        statuses = []
+
+        def start(status: str, headers: list, exc_info=None):
+            statuses.append(status)
+            return start_response(status, headers, exc_info)
+
+        body = self.app(environ, start)
+        rule = self._rule_of(environ)
+        if statuses and rule != SCRAPE_RULE:
+            self._series(environ.get("REQUEST_METHOD", ""), str(rule), statuses[-1][:3], time.perf_counter() - started)
+        return body
+
+    def _series(self, method: str, rule: str, status: str, seconds: float) -> None:
+        labels = (method if method in HTTP_METHODS else "other", rule, status)
+        series = self._children.get(labels)
+        if series is None:
+            series = self._children[labels] = (
+                self._durations.labels(method=labels[0], url_rule=rule, status=status),
+                self._totals.labels(method=labels[0], status=status),
+            )
+        series[0].observe(seconds)
+        series[1].inc()
+
+
+SCRAPE_RULE = "/metrics"
+
+
+def init_app(app: Flask, version: str, provider: str, mode: str, rule_of: Callable[[dict], str | None],
+             collectors: tuple = ()) -> None:
+    """HTTP metrics by URL rule (``rule_of(environ)``), build info, and ``GET /metrics`` (open, outside /api/v1).
 
     ``collectors`` report values that live outside the process (the stream's, in Redis) at each scrape.
     """
     # A registry per app: the HTTP metrics are made per app, and a test session makes many apps.
     registry = CollectorRegistry(auto_describe=True)
-    PrometheusMetrics(
-        app, registry=registry, path=None, group_by="url_rule", defaults_prefix="opitios", excluded_paths=["^/metrics$"],
-        buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
-    )
+    app.wsgi_app = HttpMetrics(app.wsgi_app, registry, rule_of)
     BUILD_INFO.labels(version=version, provider=provider, mode=mode).set(1)
     outside = CollectorRegistry(auto_describe=False)
     for collector in collectors:
@@ -81,4 +130,4 @@ def init_app(app: Flask, version: str, provider: str, mode: str, collectors: tup
         body += generate_latest(outside)
         return Response(body, mimetype=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
 
-    app.add_url_rule("/metrics", "metrics", SCRAPE.describe(scrape))
+    app.add_url_rule(SCRAPE_RULE, "metrics", SCRAPE.describe(scrape))

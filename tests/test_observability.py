@@ -30,6 +30,7 @@ def test_metrics_add_up_across_two_gunicorn_workers(sandbox, tmp_path):
         with ThreadPoolExecutor(max_workers=16) as pool:
             list(pool.map(lambda _: requests.get(server.url + "/api/v1/stocks/AAPL/quote", timeout=30), range(60)))
             list(pool.map(lambda _: requests.get(server.url + "/nope", timeout=30), range(20)))
+            brewed = list(pool.map(lambda _: requests.request("BREW", server.url + "/api/v1/health", timeout=30), range(5)))
         pids = {entry.pid for entry in access_entries(server.log_since(start)) if entry.status in (200, 404)}
         text = requests.get(server.url + "/metrics", timeout=10).text
     assert len(pids) == 2  # both workers took traffic
@@ -37,6 +38,9 @@ def test_metrics_add_up_across_two_gunicorn_workers(sandbox, tmp_path):
     assert sum(v for labels, v in quotes.items() if 'url_rule="/api/v1/stocks/<path:symbol>/quote"' in labels) == 60
     totals = samples(text, "opitios_http_request_total")
     assert totals['{method="GET",status="200"}'] >= 60 and totals['{method="GET",status="404"}'] == 20
+    # A method no route serves is counted, under "other": a client cannot add series by making methods up.
+    assert {answer.status_code for answer in brewed} == {405} and totals['{method="other",status="405"}'] == 5
+    assert "BREW" not in text
     cache = samples(text, "opitios_cache_requests_total")
     assert sum(cache.values()) == 60
     assert cache.get('{data_class="stock_quote",result="miss"}', 0) >= 1

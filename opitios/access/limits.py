@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import Flask, Response, g, request
 from limits import RateLimitItem, parse_many
@@ -28,34 +28,36 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from opitios import endpoints, extensions
+from opitios.endpoints import Endpoint
 from opitios.access.synced_counts import SyncedStorage
 from opitios.errors import ApiError
 from opitios.routes.declare import arguments
 from opitios.runtime.refresh import RuntimeConfig
 from opitios.shared_redis import SharedRedis
 
+if TYPE_CHECKING:
+    from opitios.access.keys import Client
+
 SCOPE = "clients"  # one limit per client, shared by every route that needs a key
 
 
-def client_key() -> str:
-    client = g.get("client")
+def client_key(client: Client | None) -> str:
     return f"key:{client.prefix}" if client is not None else f"ip:{request.remote_addr or '127.0.0.1'}"
 
 
-def client_limits(runtime: RuntimeConfig) -> str:
-    limits = runtime.section("rate_limits")
-    if g.get("client") is not None:
+def client_limits(limits: Mapping[str, Any], keyed: bool) -> str:
+    """The limits of a client with a key (``keyed``) or without, in ``limits``' notation."""
+    if keyed:
         return f"{limits['keyed_per_hour']}/hour;{limits['keyed_per_minute']}/minute"
     return f"{limits['anonymous_per_hour']}/hour"
 
 
-def request_cost() -> int:
+def request_cost(declared: Endpoint) -> int:
     """What the route's arguments make it cost: a batch, its distinct valid symbols; anything else, 1.
 
     A request with invalid arguments costs 1: its view then refuses it with the same error.
     """
-    declared = endpoints.current()
-    if declared is None or declared.batch is None:
+    if declared.batch is None:
         return 1
     try:
         return max(1, len(arguments(declared)[declared.batch]))
@@ -63,14 +65,7 @@ def request_cost() -> int:
         return 1
 
 
-def _open_route() -> bool:
-    """Routes that need no API key (operations, documents, anything unrouted) count against no client limit."""
-    declared = endpoints.current()
-    return declared is None or declared.scope is None
-
-
-@dataclass(frozen=True)
-class Counted:
+class Counted(NamedTuple):
     """The limit a request's headers speak of: the one it broke, else the one of the shortest window."""
 
     limit: RateLimitItem
@@ -86,22 +81,28 @@ class ClientLimiter:
         self._runtime = runtime
         self._prefix = prefix
         self._strategy = SlidingWindowCounterRateLimiter(storage)  # a refused hit costs nothing, no double burst
-        self._parsed: tuple[str, list[RateLimitItem]] = ("", [])
+        self._parsed: dict[bool, tuple[Mapping[str, Any], list[RateLimitItem]]] = {}  # keyed → (section, limits)
 
-    def limits(self) -> list[RateLimitItem]:
-        """The client's limits in force, the shortest window first; parsed again only when they change."""
-        text = client_limits(self._runtime)
-        if text != self._parsed[0]:
-            self._parsed = (text, sorted(parse_many(text)))
-        return self._parsed[1]
+    def limits(self, keyed: bool) -> list[RateLimitItem]:
+        """A client's limits in force, the shortest window first; parsed again only when the section changes."""
+        section = self._runtime.section("rate_limits")  # replaced, never changed, when the operator edits it
+        parsed = self._parsed.get(keyed)
+        if parsed is None or parsed[0] is not section:
+            parsed = self._parsed[keyed] = (section, sorted(parse_many(client_limits(section, keyed))))
+        return parsed[1]
 
     def check(self) -> None:
-        """Count this request against each of its client's limits; the first one spent refuses it, a 429."""
-        if _open_route():
+        """Count this request against each of its client's limits; the first one spent refuses it, a 429.
+
+        Routes that need no API key (operations, documents, anything unrouted) count against no limit.
+        """
+        declared = endpoints.current()
+        if declared is None or declared.scope is None:
             return
-        identifiers = (self._prefix, client_key(), SCOPE)
-        cost = request_cost()
-        limits = self.limits()
+        client = g.get("client")
+        identifiers = (self._prefix, client_key(client), SCOPE)
+        cost = request_cost(declared)
+        limits = self.limits(client is not None)
         g.client_limit = Counted(limits[0], identifiers)
         for limit in limits:
             if not self._strategy.hit(limit, *identifiers, cost=cost):

@@ -67,6 +67,10 @@ return totals
 """
 
 
+# The previous and the current window of a limit: (Redis key, window number) each.
+Slots = tuple[tuple[str, int], tuple[str, int]]
+
+
 @dataclass
 class Window:
     """One limit's counter for one window, as this worker knows it."""
@@ -108,6 +112,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         self._clock = clock
         self._script = self._shared.client.register_script(_SYNC)
         self._windows: dict[str, Window] = {}
+        self._named: dict[tuple[str, int], tuple[int, Slots]] = {}  # (key, expiry) → its window number and slots
         self._failing = False
         self._lock = threading.Lock()
         self._syncing = threading.Lock()  # one round at a time: the loop's, or stop()'s last one
@@ -124,10 +129,11 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         if amount > limit:
             return False
         now = self._clock()
-        self._meet(key, expiry, now)
+        slots = self._slots(key, expiry, now)
+        self._meet(slots, expiry, now)
         with self._lock:
             scale = self._scale()
-            previous, current, weight = self._pair(key, expiry, now)
+            previous, current, weight = self._pair(slots, expiry, now)
             weighted = previous.count(scale) * weight + current.count(scale)
             if math.floor(weighted) + amount * scale > limit:
                 return False
@@ -137,10 +143,11 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
     def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
         """(previous count, its weight in seconds, current count, seconds until the current counter is gone)."""
         now = self._clock()
-        self._meet(key, expiry, now)
+        slots = self._slots(key, expiry, now)
+        self._meet(slots, expiry, now)
         with self._lock:
             scale = self._scale()
-            previous, current, weight = self._pair(key, expiry, now)
+            previous, current, weight = self._pair(slots, expiry, now)
             previous_count, current_count = previous.count(scale), current.count(scale)
         left = weight * expiry  # seconds left in the current window
         return previous_count, left if previous_count else 0.0, current_count, left + expiry
@@ -159,36 +166,42 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
     def _healthy(self) -> bool:
         return not self._failing and self._shared.state == "ok"
 
-    def _meet(self, key: str, expiry: int, now: float) -> None:
+    def _meet(self, slots: Slots, expiry: int, now: float) -> None:
         """Read a key's totals when this worker knows nothing of it, so it never starts a client from zero."""
-        names = [name for name, _ in self._slots(key, expiry, now)]
-        with self._lock:
-            if any(name in self._windows for name in names):
-                return
+        if slots[0][0] in self._windows or slots[1][0] in self._windows:  # a lookup is atomic: no lock needed
+            return
+        names = [name for name, _ in slots]
         totals = self._shared.run(lambda: self._shared.client.mget(names), lambda: [None] * len(names))
         with self._lock:
-            for window, total in zip(self._windows_of(key, expiry, now), totals):
+            for window, total in zip(self._windows_of(slots, expiry, now), totals):
                 window.seen = max(window.seen, int(total or 0))
 
-    def _pair(self, key: str, expiry: int, now: float) -> tuple[Window, Window, float]:
+    def _pair(self, slots: Slots, expiry: int, now: float) -> tuple[Window, Window, float]:
         """The previous and the current window, and the previous one's weight now (1 at the start of the current)."""
-        previous, current = self._windows_of(key, expiry, now)
+        previous, current = self._windows_of(slots, expiry, now)
         previous.used_at = current.used_at = now
         return previous, current, 1 - (now / expiry) % 1
 
-    def _windows_of(self, key: str, expiry: int, now: float) -> list[Window]:
+    def _windows_of(self, slots: Slots, expiry: int, now: float) -> list[Window]:
         found = []
-        for name, index in self._slots(key, expiry, now):
+        for name, index in slots:
             window = self._windows.get(name)
             if window is None:
                 window = self._windows[name] = Window(lives=2 * expiry, ends_at=(index + 2) * expiry, used_at=now)
             found.append(window)
         return found
 
-    def _slots(self, key: str, expiry: int, now: float) -> list[tuple[str, int]]:
-        """The Redis counters of the previous and the current window, with their window numbers."""
+    def _slots(self, key: str, expiry: int, now: float) -> Slots:
+        """The Redis counters of the previous and the current window, with their window numbers.
+
+        Named once per window and kept, since every request of a client asks for the same two.
+        """
         current = int(now // expiry)
-        return [(f"{self._prefix}:{key}/{index}", index) for index in (current - 1, current)]
+        named = self._named.get((key, expiry))
+        if named is None or named[0] != current:
+            slots = tuple((f"{self._prefix}:{key}/{index}", index) for index in (current - 1, current))
+            named = self._named[(key, expiry)] = (current, slots)
+        return named[1]
 
     # -- the background side ------------------------------------------------------------------------------
 
@@ -235,6 +248,9 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
             idle = healthy and now - window.used_at > IDLE_SECONDS and not window.unsent
             if window.ends_at <= now or idle:
                 del self._windows[name]
+        for limit, (_, slots) in list(self._named.items()):
+            if not any(name in self._windows for name, _ in slots):
+                self._named.pop(limit, None)
 
     def _failed(self, failing: bool) -> None:
         if failing != self._failing:
@@ -261,6 +277,7 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         """Forget every count, here and in Redis (another worker's next sync puts back what it knew)."""
         with self._lock:
             self._windows.clear()
+            self._named.clear()
 
         def delete() -> int:
             names = list(self._shared.client.scan_iter(match=f"{self._prefix}:*", count=1000))

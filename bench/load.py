@@ -139,11 +139,29 @@ end
 
 
 def post_lua(body: str) -> str:
-    """A wrk script that POSTs the same JSON ``body`` on every request."""
-    return f"""-- POST one JSON body. Written by bench/run.py at run time from the sandbox's catalog.
-wrk.method = "POST"
-wrk.body = {_lua_string(body)}
-wrk.headers["Content-Type"] = "application/json"
+    """A wrk script that POSTs the same JSON ``body`` on every request, with the API keys of its arguments in
+    turn (``wrk ... url -- key ...``: no key is ever written to a file)."""
+    return f"""-- POST one JSON body, with each API key given after -- in turn. Written by bench/run.py at run time.
+local body = {_lua_string(body)}
+local requests = {{}}
+next_index = 1  -- a global, so setup() can give each thread its own start
+
+init = function(args)
+  for i, key in ipairs(args) do  -- args[0] is the URL
+    requests[i] = wrk.format("POST", nil, {{["Content-Type"] = "application/json", ["X-API-Key"] = key}}, body)
+  end
+end
+
+setup = function(thread)
+  thread:set("next_index", next_index)
+  next_index = next_index + 1
+end
+
+request = function()
+  local found = requests[(next_index - 1) % #requests + 1]
+  next_index = next_index + 1
+  return found
+end
 """
 
 
@@ -161,8 +179,9 @@ def write_script(name: str, lua: str) -> Path:
 
 
 def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: int = 2,
-        headers: dict[str, str] | None = None, script: Path | None = None) -> Load:
-    """wrk's keep-alive loop for ``duration_s`` seconds: on ``url``, or as ``script`` (with the reporter) says."""
+        headers: dict[str, str] | None = None, script: Path | None = None, script_args: tuple[str, ...] = ()) -> Load:
+    """wrk's keep-alive loop for ``duration_s`` seconds: on ``url``, or as ``script`` (with the reporter) says,
+    given ``script_args``."""
     temporary = None
     if script is None:
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as temporary:
@@ -173,7 +192,7 @@ def wrk(binary: str, url: str, *, concurrency: int, duration_s: int, threads: in
     for name, value in (headers or {}).items():
         command += ["-H", f"{name}: {value}"]
     try:
-        completed = subprocess.run([*command, url], capture_output=True, text=True, timeout=duration_s + 30, check=True)
+        completed = subprocess.run([*command, url, *(("--", *script_args) if script_args else ())], capture_output=True, text=True, timeout=duration_s + 30, check=True)
     finally:
         if temporary is not None:
             Path(temporary.name).unlink()

@@ -61,9 +61,10 @@ class Scenario:
 
     @property
     def ratio(self) -> float | None:
-        if self.bare is None or not self.bare.load.rps:
+        """Answers served (2xx) per second, opitios over bare: a refusal is not an answer served."""
+        if self.bare is None or not self.bare.load.ok_rps:
             return None
-        return self.opitios.load.rps / self.bare.load.rps
+        return self.opitios.load.ok_rps / self.bare.load.ok_rps
 
     @property
     def met(self) -> bool | None:

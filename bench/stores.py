@@ -21,8 +21,8 @@ REDIS_PREFIX = "opitios-bench"
 KEYED_LIMIT = 1_000_000
 
 
-def keyed_database(folder: Path, name: str = "opitios-bench.db") -> tuple[str, str]:
-    """A migrated SQLite file for the benchmark proper, and a ``read`` API key stored in it.
+def keyed_database(folder: Path, name: str = "opitios-bench.db", keys: int = 1) -> tuple[str, list[str]]:
+    """A migrated SQLite file for the benchmark proper, and ``keys`` ``read`` API keys stored in it.
 
     Market data is closed to anonymous clients (``access.public_market_data`` false, the production
     default), so every measured request is authenticated with the key; the key's limits are the most
@@ -32,7 +32,7 @@ def keyed_database(folder: Path, name: str = "opitios-bench.db") -> tuple[str, s
     engine = make_engine(url)
     table = ApiConfiguration.__table__
     try:
-        key, _prefix = create_key(engine, "benchmark", ["read"])
+        made = [create_key(engine, f"benchmark {number}", ["read"])[0] for number in range(1, keys + 1)]
         with engine.begin() as connection:
             connection.execute(update(table).where(table.c.name == "access").values(config={"public_market_data": False}))
             connection.execute(
@@ -43,7 +43,7 @@ def keyed_database(folder: Path, name: str = "opitios-bench.db") -> tuple[str, s
             )
     finally:
         engine.dispose()
-    return url, key
+    return url, made
 
 
 def section(url: str, name: str) -> dict:

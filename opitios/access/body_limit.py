@@ -19,6 +19,9 @@ from opitios.errors import ApiError
 
 
 def _bound_body() -> None:
+    environ = request.environ
+    if environ.get("CONTENT_LENGTH") in (None, "", "0") and "HTTP_TRANSFER_ENCODING" not in environ:
+        return  # no body (most requests): nothing to bound
     limit = request.max_content_length
     if limit is None:
         return

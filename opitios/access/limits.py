@@ -117,9 +117,10 @@ class ClientLimiter:
         counted = g.get("client_limit")
         if counted is not None:
             remaining, reset_at = counted.window or self._window(counted.limit, counted.identifiers)
-            response.headers["X-RateLimit-Limit"] = str(counted.limit.amount)
-            response.headers["X-RateLimit-Remaining"] = str(remaining)
-            response.headers["X-RateLimit-Reset"] = str(reset_at)
+            # Added, not set: nothing else writes these, and setting searches the answer's headers first.
+            response.headers.add("X-RateLimit-Limit", str(counted.limit.amount))
+            response.headers.add("X-RateLimit-Remaining", str(remaining))
+            response.headers.add("X-RateLimit-Reset", str(reset_at))
         return response
 
     def _window(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[int, int]:

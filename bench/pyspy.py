@@ -31,7 +31,7 @@ CONCERNS = {
     "logging (access log, application log)": ("logging/", "opitios/logs.py", "gunicorn/glogging.py"),
     "routing and request context (Flask, Werkzeug)": ("werkzeug/routing/", "flask/ctx.py"),
     "authentication (opitios/access/auth.py, keys.py)": ("opitios/access/auth.py", "opitios/access/keys.py"),
-    "metrics (Prometheus)": ("prometheus_client/", "opitios/metrics.py"),
+    "metrics (Prometheus)": ("prometheus_client/", "HttpMetrics._series ("),
     "envelope and JSON (opitios/envelope.py, jsonio.py)": ("opitios/envelope.py", "opitios/jsonio.py"),
     "cache lookup (opitios/cache.py, services/cached.py)": ("opitios/cache.py", "opitios/services/cached.py"),
     "worker boot after max_requests (imports)": ("importlib",),

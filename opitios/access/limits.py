@@ -28,8 +28,8 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from opitios import endpoints, extensions
-from opitios.endpoints import Endpoint
 from opitios.access.synced_counts import SyncedStorage
+from opitios.endpoints import Endpoint
 from opitios.errors import ApiError
 from opitios.routes.declare import arguments
 from opitios.runtime.refresh import RuntimeConfig

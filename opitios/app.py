@@ -156,7 +156,7 @@ def protect(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> P
 
 def register_request_hooks(app: Flask) -> None:
     """Flask runs before-request hooks in the order they are registered (after-request hooks the other way)."""
-    request_id.init_app(app)  # first: every later hook's log line and error carries the id
+    request_id.init_app(app)  # the answer's X-Request-ID (the id is chosen when first used: a log line, an error)
     logs.init_app(app)
     body_limit.init_app(app)  # the size decision before any authentication or limiter work
     hygiene.init_app(app)  # merged slashes, no redirects, CORS preflights: before authentication

@@ -6,6 +6,7 @@ when it was stored): rendering adds only what changes per request, the metadata 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,16 +24,24 @@ def utc_now() -> datetime:
 
 
 def iso_millis(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if moment.tzinfo is not timezone.utc:
+        moment = moment.astimezone(timezone.utc)
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" written as "Z"
+
+
+@functools.lru_cache(maxsize=4096)
+def _moment(data_timestamp: str) -> datetime | None:
+    """An upstream timestamp parsed, once: every answer of a cached entry carries the same one."""
+    try:
+        return datetime.fromisoformat(data_timestamp)
+    except ValueError:
+        return None
 
 
 def freshness_seconds(data_timestamp: str | None, now: datetime) -> float | None:
     """Now minus the upstream's timestamp, in seconds; ``None`` when there is no timestamp."""
-    if data_timestamp is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(data_timestamp)
-    except ValueError:
+    moment = _moment(data_timestamp) if data_timestamp is not None else None
+    if moment is None:
         return None
     return round((now - moment).total_seconds(), 3)
 

@@ -19,6 +19,7 @@ from flask import Flask, Response, g, has_request_context, request
 from pythonjsonlogger.json import JsonFormatter
 
 from opitios.redaction import redactor
+from opitios.request_id import current_request_id
 from opitios.upstream.gate import CALLS_THIS_REQUEST
 
 FIELDS = "%(asctime)s %(levelname)s %(name)s %(message)s"
@@ -30,7 +31,7 @@ ACCESS_FIELDS = "opitios.access"
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id") if has_request_context() else None
+            record.request_id = current_request_id() if has_request_context() else None
         return True
 
 

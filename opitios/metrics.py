@@ -59,6 +59,7 @@ def multiprocess() -> bool:
 HTTP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 # The methods our routes answer; any other a client sends is counted as "other", so none adds a series.
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+SCRAPE_RULE = "/metrics"  # the scrape itself is not counted
 
 
 class HttpMetrics:
@@ -101,9 +102,6 @@ class HttpMetrics:
             )
         series[0].observe(seconds)
         series[1].inc()
-
-
-SCRAPE_RULE = "/metrics"
 
 
 def init_app(app: Flask, version: str, provider: str, mode: str, rule_of: Callable[[dict], str | None],

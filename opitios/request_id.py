@@ -11,7 +11,7 @@ _SANE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def current_request_id() -> str:
-    """This request's id, assigned on first use."""
+    """This request's id, chosen on first use (a log line, an error, the envelope or the answer's header)."""
     request_id = g.get("request_id")
     if request_id is None:
         request_id = g.request_id = chosen_request_id(request.headers.get("X-Request-ID", ""))
@@ -28,15 +28,10 @@ def chosen_request_id(offered: str) -> str:
     return offered if _SANE.fullmatch(offered) else f"{random.getrandbits(128):032x}"
 
 
-def _assign() -> None:
-    current_request_id()  # a before_request hook must return None
-
-
 def _echo(response: Response) -> Response:
     response.headers.add("X-Request-ID", current_request_id())  # nothing else writes it: no search for one to replace
     return response
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(_assign)
     app.after_request(_echo)

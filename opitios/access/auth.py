@@ -31,24 +31,26 @@ def _authenticate() -> None:
     needed = declared.scope if declared is not None else None
     if needed is None:
         return
+    parts = extensions.current()
     key = presented_key()
+    client = None
     if key is not None:
         try:
-            g.client = extensions.current().keys.verify(key)
+            client = parts.keys.verify(key)
         except KeysUnavailable:
             raise ApiError("SERVICE_NOT_READY", "API keys cannot be verified right now; retry shortly") from None
-        if g.client is None:
+        if client is None:
             raise ApiError("INVALID_API_KEY", "The API key is not valid (unknown, malformed or revoked)")
-    public = extensions.current().runtime.section("access")["public_market_data"]
-    if g.client is None:
-        if needed == "read" and public:
+        g.client = client  # known from here on, a refusal for its scope included
+    if client is None:
+        if needed == "read" and parts.runtime.section("access")["public_market_data"]:
             return
         raise ApiError("AUTHENTICATION_REQUIRED", "This route needs an API key (X-API-Key or Authorization: Bearer)")
-    if not g.client.allows(needed):
+    if not client.allows(needed):
         raise ApiError(
             "INSUFFICIENT_PERMISSIONS",
-            f"The API key {g.client.prefix} lacks the '{needed}' scope",
-            details={"needed": needed, "scopes": list(g.client.scopes)},
+            f"The API key {client.prefix} lacks the '{needed}' scope",
+            details={"needed": needed, "scopes": list(client.scopes)},
         )
 
 

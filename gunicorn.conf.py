@@ -100,10 +100,11 @@ class JsonAccessLogger(Logger):
     """The one access line of each request, a JSON object like the application's own log lines.
 
     gunicorn writes it once the answer is sent, for every request it answers, those it refuses
-    itself included (opitios/gunicorn_worker.py); the app adds the fields only it knows (URL
-    rule, upstream calls, key prefix) through the environ, left null when the app never saw the
-    request. Read straight from the request and response, not through ``Logger.atoms()``, which
-    builds a dict of every header on every request.
+    itself included (opitios/gunicorn_worker.py). The app adds what it knows through the environ:
+    the URL rule, the upstream calls, the key prefix, and the request id and cache status, which
+    would otherwise be looked for among the answer's headers. When the app never saw the request,
+    the id comes from the headers and the rest is null. Read straight from the request and
+    response, not through ``Logger.atoms()``, which builds a dict of every header on every request.
     """
 
     def setup(self, cfg):
@@ -115,12 +116,14 @@ class JsonAccessLogger(Logger):
         if not (self.cfg.accesslog or self.cfg.logconfig or self.cfg.logconfig_dict or self.cfg.syslog):
             return
         request_id = cache = None
-        for name, value in resp.headers:
-            lowered = name.lower()
-            if lowered == "x-request-id":
-                request_id = value
-            elif lowered == "x-cache-status":
-                cache = value
+        app_fields = environ.get(APP_ACCESS_FIELDS)
+        if app_fields is None:  # a request the app never saw: its id (if any) is in the answer's headers
+            for name, value in resp.headers:
+                lowered = name.lower()
+                if lowered == "x-request-id":
+                    request_id = value
+                elif lowered == "x-cache-status":
+                    cache = value
         status = str(resp.status).split(None, 1)[0]
         line = {
             "timestamp": _timestamp(time.time()),
@@ -141,7 +144,7 @@ class JsonAccessLogger(Logger):
             "user_agent": environ.get("HTTP_USER_AGENT", "-"),
             "pid": os.getpid(),
         }
-        line.update(environ.get(APP_ACCESS_FIELDS) or ())
+        line.update(app_fields or ())
         self.access_log.info(redacted(json.dumps(line)))
 
 

@@ -73,8 +73,11 @@ def _start() -> None:
 def _access_fields(response: Response) -> Response:
     """What the access line needs from the app; gunicorn writes the line after sending the answer."""
     client = g.get("client")
+    rule = request.url_rule
     request.environ[ACCESS_FIELDS] = {
-        "endpoint": request.url_rule.rule if request.url_rule else None,
+        "request_id": current_request_id(),
+        "endpoint": rule.rule if rule is not None else None,
+        "cache": response.headers.get("X-Cache-Status"),
         "upstream_calls": CALLS_THIS_REQUEST.get(),
         "client": client.prefix if client is not None else None,
     }

@@ -86,7 +86,7 @@ class Opitios(Flask):
 
     Flask asks, for every hook and the view of every request, whether the function is a coroutine
     function (``ensure_sync``): a question whose answer never changes, and about a twentieth of a
-    cached quote's time in the app (a dozen hooks). It is answered once per function here.
+    cached quote's time in the app (eight hooks and the view). It is answered once per function here.
     """
 
     response_class = SecuredResponse

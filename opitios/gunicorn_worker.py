@@ -6,8 +6,9 @@ page. Clients parse our JSON errors, so this worker answers them with the error 
 keeping gunicorn's status and its one-line warning (never a traceback: the fault is the client's).
 
 gunicorn's master imports this module to find the worker class, before any worker has let gevent
-patch the standard library; so at import it needs gunicorn only, and the app's own modules are
-imported in the worker, where the app is already loaded.
+patch the standard library; so at import it needs gunicorn and gevent only (gunicorn's own gevent
+worker imports both), and the app's own modules are imported in the worker, where the app is
+already loaded.
 
 The worker also takes turns between connections. gevent switches greenlets only when one waits,
 and a keep-alive client that sends its next request before the answer to the last one is out

@@ -7,8 +7,8 @@ import re
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app, request
-from werkzeug.datastructures import Headers
 from flask_cors import CORS
+from werkzeug.datastructures import Headers
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 

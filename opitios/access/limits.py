@@ -76,10 +76,9 @@ class Counted(NamedTuple):
 class ClientLimiter:
     """Counts each client's requests against its limits, and writes the X-RateLimit-* headers."""
 
-    def __init__(self, runtime: RuntimeConfig, storage: Storage, prefix: str):
+    def __init__(self, runtime: RuntimeConfig, storage: Storage):
         self.storage = storage
         self._runtime = runtime
-        self._prefix = prefix
         self._strategy = SlidingWindowCounterRateLimiter(storage)  # a refused hit costs nothing, no double burst
         self._parsed: dict[bool, tuple[Mapping[str, Any], list[RateLimitItem]]] = {}  # keyed → (section, limits)
 
@@ -100,7 +99,7 @@ class ClientLimiter:
         if declared is None or declared.scope is None:
             return
         client = g.get("client")
-        identifiers = (self._prefix, client_key(client), SCOPE)
+        identifiers = (client_key(client), SCOPE)
         cost = request_cost(declared)
         limits = self.limits(client is not None)
         g.client_limit = Counted(limits[0], identifiers)
@@ -137,14 +136,16 @@ class ClientLimiter:
 def client_limiter(app: Flask, runtime: RuntimeConfig, shared: SharedRedis | None) -> ClientLimiter:
     """The limiter, not yet bound: ``bind_limiter`` binds it once authentication's hook is registered."""
     if shared is None:
-        return ClientLimiter(runtime, MemoryStorage(), "limits")
+        return ClientLimiter(runtime, MemoryStorage())
     sync_seconds: Callable[[], float] = lambda: runtime.section("rate_limits")["sync_ms"] / 1000  # noqa: E731
     # The worker's Redis (its one bounded pool and its view of Redis's health), the share each worker may
-    # spend while Redis is away, and the sync interval in force.
+    # spend while Redis is away, the sync interval in force, and the deployment's namespace at the start
+    # of every counter's key (``opitios:v1:limits:LIMITER/key:…``), where a key-prefix ACL covers it.
     storage = storage_from_string(
         f"synced+{shared.url}", shared=shared, workers=app.config["OPITIOS_WORKERS"], sync_seconds=sync_seconds,
+        key_prefix=shared.key("limits"),
     )
-    return ClientLimiter(runtime, storage, shared.key("limits"))
+    return ClientLimiter(runtime, storage)
 
 
 def bind_limiter(app: Flask) -> None:

@@ -496,7 +496,7 @@ def main(argv: list[str] | None = None) -> int:
     started: set[int] = set()
     profile = None
     with tempfile.TemporaryDirectory(prefix="opitios-bench-") as folder, SandboxServer() as sandbox:
-        started.add(sandbox._process.pid)
+        started.add(sandbox.pid)
         # Every API call waits latency_ms; the forced market state makes quote TTLs 5 s whatever the hour.
         sandbox.switches(market=args.market, latency_ms=args.upstream_latency_ms)
         database, keys = keyed_database(Path(folder), keys=BATCH_KEYS)

@@ -38,6 +38,11 @@ class SandboxServer:
         server.port = int(url.rsplit(":", 1)[1])
         return server
 
+    @property
+    def pid(self) -> int | None:
+        """The sandbox process's id while this client runs it (None for one started elsewhere, or not yet)."""
+        return self._process.pid if self._process is not None else None
+
     def start(self) -> "SandboxServer":
         command = [sys.executable, "-m", "sandbox", "--host", self.host, "--port", str(self.port),
                    "--stream-port", str(self.stream_port), "--key", self.key, "--secret", self.secret]

@@ -155,8 +155,11 @@ CLOCK_WAIT_SECONDS = 30
 
 
 @pytest.fixture
-def new_app(api_key):
+def new_app(api_key, redis_prefix):
     """create_app(), with the app's background threads stopped when the test ends.
+
+    It depends on ``redis_prefix`` so that the namespace outlives every app: the apps stop first (a
+    stopping app sends its last client-limit counts to Redis), and only then are the keys deleted.
 
     It returns once the app's first (background) market-clock ask has ended, so a test starts
     from a known market state, unless ``wait_for_clock=False`` (a test of a clock that stalls).

@@ -109,6 +109,24 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal for this ASCII text
 
 
+# What both request scripts share: the prebuilt requests, sent in turn, each thread from its own place
+# in the list so that threads do not send the same request at once. ``init`` (below each) builds them.
+_IN_TURN = """local requests = {}
+next_index = 1  -- a global, so setup() can give each thread its own start
+
+setup = function(thread)
+  thread:set("next_index", next_index * 7)
+  next_index = next_index + 1
+end
+
+request = function()
+  local found = requests[(next_index - 1) % #requests + 1]
+  next_index = next_index + 1
+  return found
+end
+"""
+
+
 def roundrobin_lua(paths: list[str]) -> str:
     """A wrk script that sends GET to each of ``paths`` in turn (each thread from its own offset)."""
     listed = ",\n".join(f"  {_lua_string(path)}" for path in paths)
@@ -116,24 +134,10 @@ def roundrobin_lua(paths: list[str]) -> str:
 local paths = {{
 {listed}
 }}
-local requests = {{}}
-next_index = 1  -- a global, so setup() can give each thread its own start
-
+{_IN_TURN}
 init = function(args)
   -- wrk.format here, once per path, so a request costs a table lookup (headers from -H included).
   for i, path in ipairs(paths) do requests[i] = wrk.format("GET", path) end
-end
-
-setup = function(thread)
-  -- Threads start at different places in the list, so they do not ask for the same symbol at once.
-  thread:set("next_index", (next_index * 7) % #paths + 1)
-  next_index = next_index + 1
-end
-
-request = function()
-  local found = requests[next_index]
-  next_index = next_index % #requests + 1
-  return found
 end
 """
 
@@ -143,24 +147,11 @@ def post_lua(body: str) -> str:
     turn (``wrk ... url -- key ...``: no key is ever written to a file)."""
     return f"""-- POST one JSON body, with each API key given after -- in turn. Written by bench/run.py at run time.
 local body = {_lua_string(body)}
-local requests = {{}}
-next_index = 1  -- a global, so setup() can give each thread its own start
-
+{_IN_TURN}
 init = function(args)
   for i, key in ipairs(args) do  -- args[0] is the URL
     requests[i] = wrk.format("POST", nil, {{["Content-Type"] = "application/json", ["X-API-Key"] = key}}, body)
   end
-end
-
-setup = function(thread)
-  thread:set("next_index", next_index)
-  next_index = next_index + 1
-end
-
-request = function()
-  local found = requests[(next_index - 1) % #requests + 1]
-  next_index = next_index + 1
-  return found
 end
 """
 

@@ -5,6 +5,7 @@ import logging
 import pytest
 
 from harness.redis_server import RedisServer
+from opitios import extensions
 
 QUOTE = "/api/v1/stocks/AAPL/quote"
 BATCH = "/api/v1/stocks/quotes/batch"
@@ -70,3 +71,21 @@ def test_a_batch_past_the_limit_in_force_is_refused_for_what_it_is_and_costs_one
     refused = client.post(BATCH, json={"symbols": ["AAPL", "MSFT", "SPY"]})
     assert refused.status_code == 400 and refused.get_json()["error"]["code"] == "REQUEST_SIZE_EXCEEDED"
     assert [client.get(QUOTE).status_code for _ in range(5)] == [200] * 4 + [429]
+
+
+@pytest.mark.parametrize("shared", [True, False], ids=["counted with Redis", "counted in the worker alone"])
+def test_a_request_one_limit_refuses_costs_nothing_on_the_others(own_redis, make_app, rows, shared):
+    rows.put("rate_limits", {"keyed_per_minute": 100, "keyed_per_hour": 3, "sync_ms": 60_000})
+    app = make_app(REDIS_URL=own_redis.url) if shared else make_app()
+    client = app.test_client()
+    assert [client.get(QUOTE).status_code for _ in range(3)] == [200] * 3
+    refused = client.get(QUOTE)  # the minute's limit has room; the hour's is spent
+    assert refused.status_code == 429 and refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    rows.put("rate_limits", {"keyed_per_minute": 100, "keyed_per_hour": 1000, "sync_ms": 60_000})
+    extensions.of(app).runtime.refresh()
+    answer = client.get(QUOTE)
+    assert answer.status_code == 200 and answer.headers["X-RateLimit-Limit"] == "100"
+    # 3 and this one spent: the refused request took nothing from the minute (a minute boundary crossed
+    # meanwhile may give back more).
+    assert int(answer.headers["X-RateLimit-Remaining"]) >= 96

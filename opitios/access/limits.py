@@ -23,12 +23,12 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from flask import Flask, Response, g, request
-from limits import RateLimitItem, parse_many
+from limits import RateLimitItem, WindowStats, parse_many
 from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from opitios import endpoints, extensions
-from opitios.access.synced_counts import SyncedStorage
+from opitios.access.synced_counts import Reading, SyncedStorage
 from opitios.endpoints import Endpoint
 from opitios.errors import ApiError
 from opitios.routes.declare import arguments
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from opitios.access.keys import Client
 
 SCOPE = "clients"  # one limit per client, shared by every route that needs a key
+MAX_KNOWN_CLIENTS = 4096  # clients whose counter keys a worker keeps made; all are forgotten when more come
 
 
 def client_key(client: Client | None) -> str:
@@ -66,11 +67,66 @@ def request_cost(declared: Endpoint) -> int:
 
 
 class Counted(NamedTuple):
-    """The limit a request's headers speak of: the one it broke, else the one of the shortest window."""
+    """The limit a request's headers speak of (the one it broke, else the one of the shortest window), as it stood."""
 
     limit: RateLimitItem
-    identifiers: tuple[str, ...]
-    window: tuple[int, int] | None = None  # (remaining, reset at) as a refusal read them, for its headers
+    remaining: int
+    reset_at: int  # Unix seconds
+
+
+class EveryLimit(SlidingWindowCounterRateLimiter):
+    """``limits``' sliding-window counter, asked about all of a client's limits at once.
+
+    A hit is spent on every limit, or on none when one of them refuses it, and the stats of the
+    shortest window (or of the limit that refused) come with the decision. With a storage that
+    reads several windows at once (``SyncedStorage``) that is one call; with any other, ``limits``'
+    own test, hit and stats, one limit after the other.
+    """
+
+    def __init__(self, storage: Storage):
+        super().__init__(storage)
+        self._keys: dict[tuple[str, ...], tuple[list[RateLimitItem], list[str]]] = {}  # identifiers → (items, keys)
+
+    def hit_every(self, items: list[RateLimitItem], identifiers: tuple[str, ...],
+                  cost: int = 1) -> tuple[RateLimitItem | None, WindowStats]:
+        """``cost`` spent on each of ``items`` (the shortest window first), or on none: (the item that refused, or None; stats)."""
+        acquire = getattr(self.storage, "acquire_sliding_window_entries", None)
+        if acquire is None:
+            return self._one_by_one(items, identifiers, cost)
+        keys = self._keys_of(items, identifiers)
+        refused, readings = acquire([(key, item.amount, item.get_expiry()) for item, key in zip(items, keys)], cost)
+        if refused is None:
+            return None, self._stats(items[0], readings[0])
+        return items[refused], self._stats(items[refused], readings[refused])
+
+    def _one_by_one(self, items: list[RateLimitItem], identifiers: tuple[str, ...],
+                    cost: int) -> tuple[RateLimitItem | None, WindowStats]:
+        for item in items:
+            if not self.test(item, *identifiers, cost=cost):
+                return item, self.get_window_stats(item, *identifiers)
+        for item in items:
+            self.hit(item, *identifiers, cost=cost)
+        return None, self.get_window_stats(items[0], *identifiers)
+
+    def _keys_of(self, items: list[RateLimitItem], identifiers: tuple[str, ...]) -> list[str]:
+        """Each item's counter key (``key_for``), made once per client and list of limits in force."""
+        known = self._keys.get(identifiers)
+        if known is None or known[0] is not items:
+            if len(self._keys) >= MAX_KNOWN_CLIENTS:
+                self._keys.clear()
+            known = self._keys[identifiers] = (items, [item.key_for(*identifiers) for item in items])
+        return known[1]
+
+    def _stats(self, item: RateLimitItem, reading: Reading) -> WindowStats:
+        """What ``get_window_stats`` tells of ``reading``: what is left, and when the window next frees a hit."""
+        previous_count, previous_expires_in, current_count, current_expires_in = reading
+        now = time.time()
+        weighted = self._weighted_count(item, previous_count, previous_expires_in, current_count)
+        expiry = item.get_expiry()
+        frees_in = [previous_expires_in % (expiry / previous_count)] if previous_count else []
+        if current_count:
+            frees_in.append(current_expires_in % expiry)
+        return WindowStats(now + min(frees_in, default=0.0), max(0, item.amount - math.floor(weighted)))
 
 
 class ClientLimiter:
@@ -79,7 +135,7 @@ class ClientLimiter:
     def __init__(self, runtime: RuntimeConfig, storage: Storage):
         self.storage = storage
         self._runtime = runtime
-        self._strategy = SlidingWindowCounterRateLimiter(storage)  # a refused hit costs nothing, no double burst
+        self._strategy = EveryLimit(storage)  # a refused hit costs nothing, no double burst
         self._parsed: dict[bool, tuple[Mapping[str, Any], list[RateLimitItem]]] = {}  # keyed → (section, limits)
 
     def limits(self, keyed: bool) -> list[RateLimitItem]:
@@ -91,7 +147,7 @@ class ClientLimiter:
         return parsed[1]
 
     def check(self) -> None:
-        """Count this request against each of its client's limits; the first one spent refuses it, a 429.
+        """Count this request against every limit of its client; when one is spent it counts against none, a 429.
 
         Routes that need no API key (operations, documents, anything unrouted) count against no limit.
         """
@@ -99,33 +155,23 @@ class ClientLimiter:
         if declared is None or declared.scope is None:
             return
         client = g.get("client")
-        identifiers = (client_key(client), SCOPE)
-        cost = request_cost(declared)
         limits = self.limits(client is not None)
-        g.client_limit = Counted(limits[0], identifiers)
-        for limit in limits:
-            if not self._strategy.hit(limit, *identifiers, cost=cost):
-                # One reading of the window for the Retry-After and the headers, so they never disagree.
-                window = self._window(limit, identifiers)
-                g.client_limit = Counted(limit, identifiers, window)
-                raise ApiError("RATE_LIMIT_EXCEEDED", f"This client's rate limit is spent ({limit})",
-                               retry_after=max(1, math.ceil(window[1] - time.time())))
+        refused, stats = self._strategy.hit_every(limits, (client_key(client), SCOPE), request_cost(declared))
+        reset_at = int(stats.reset_time + 1)
+        g.client_limit = Counted(refused or limits[0], stats.remaining, reset_at)
+        if refused is not None:
+            raise ApiError("RATE_LIMIT_EXCEEDED", f"This client's rate limit is spent ({refused})",
+                           retry_after=max(1, math.ceil(reset_at - time.time())))
 
     def headers(self, response: Response) -> Response:
         """X-RateLimit-Limit, -Remaining and -Reset of the client's limit, on every answer of a limited route."""
         counted = g.get("client_limit")
         if counted is not None:
-            remaining, reset_at = counted.window or self._window(counted.limit, counted.identifiers)
             # Added, not set: nothing else writes these, and setting searches the answer's headers first.
             response.headers.add("X-RateLimit-Limit", str(counted.limit.amount))
-            response.headers.add("X-RateLimit-Remaining", str(remaining))
-            response.headers.add("X-RateLimit-Reset", str(reset_at))
+            response.headers.add("X-RateLimit-Remaining", str(counted.remaining))
+            response.headers.add("X-RateLimit-Reset", str(counted.reset_at))
         return response
-
-    def _window(self, limit: RateLimitItem, identifiers: tuple[str, ...]) -> tuple[int, int]:
-        """What is left of the limit, and when it is whole again (Unix seconds): from the worker's own view."""
-        stats = self._strategy.get_window_stats(limit, *identifiers)
-        return stats.remaining, int(stats.reset_time + 1)
 
     def stop(self) -> None:
         """Send this worker's last counts and stop its background sync (when it has one)."""

@@ -31,7 +31,7 @@ import logging
 import math
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -69,6 +69,9 @@ return totals
 
 # The previous and the current window of a limit: (Redis key, window number) each.
 Slots = tuple[tuple[str, int], tuple[str, int]]
+# What ``get_sliding_window`` tells ``limits``: the previous window's count and the seconds until it
+# weighs nothing, the current window's count and the seconds until its counter is gone.
+Reading = tuple[int, float, int, float]
 
 
 @dataclass
@@ -126,31 +129,46 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
     # -- what the limiter asks on a request: answered from this worker's view -----------------------------
 
     def acquire_sliding_window_entry(self, key: str, limit: int, expiry: int, amount: int = 1) -> bool:
-        if amount > limit:
-            return False
-        now = self._clock()
-        slots = self._slots(key, expiry, now)
-        self._meet(slots, expiry, now)
-        with self._lock:
-            scale = self._scale()
-            previous, current, weight = self._pair(slots, expiry, now)
-            weighted = previous.count(scale) * weight + current.count(scale)
-            if math.floor(weighted) + amount * scale > limit:
-                return False
-            current.unsent += amount
-            return True
+        return self.acquire_sliding_window_entries([(key, limit, expiry)], amount)[0] is None
 
-    def get_sliding_window(self, key: str, expiry: int) -> tuple[int, float, int, float]:
+    def get_sliding_window(self, key: str, expiry: int) -> Reading:
         """(previous count, its weight in seconds, current count, seconds until the current counter is gone)."""
         now = self._clock()
         slots = self._slots(key, expiry, now)
         self._meet(slots, expiry, now)
         with self._lock:
+            return self._reading(*self._pair(slots, expiry, now), expiry, self._scale())
+
+    def acquire_sliding_window_entries(self, entries: Sequence[tuple[str, int, int]],
+                                       amount: int = 1) -> tuple[int | None, list[Reading]]:
+        """``amount`` in every window of ``entries`` ((key, limit, expiry) each), or in none when one would pass
+        its limit: the index of the first that would (None: spent on all), and each window's reading
+        afterwards, as ``get_sliding_window`` gives it.
+
+        A request asks once for all of its client's limits: a refusal by one costs nothing on the
+        others, and the answer's limit headers need no second look.
+        """
+        now = self._clock()
+        named = [(self._slots(key, expiry, now), limit, expiry) for key, limit, expiry in entries]
+        for slots, _, expiry in named:
+            self._meet(slots, expiry, now)
+        with self._lock:
             scale = self._scale()
-            previous, current, weight = self._pair(slots, expiry, now)
-            previous_count, current_count = previous.count(scale), current.count(scale)
+            pairs = [(*self._pair(slots, expiry, now), limit, expiry) for slots, limit, expiry in named]
+            refused = next((index for index, (previous, current, weight, limit, _) in enumerate(pairs)
+                            if math.floor(previous.count(scale) * weight + current.count(scale)) + amount * scale > limit),
+                           None)
+            if refused is None:
+                for _, current, _, _, _ in pairs:
+                    current.unsent += amount
+            return refused, [self._reading(previous, current, weight, expiry, scale)
+                             for previous, current, weight, _, expiry in pairs]
+
+    @staticmethod
+    def _reading(previous: Window, current: Window, weight: float, expiry: int, scale: int) -> Reading:
+        previous_count = previous.count(scale)
         left = weight * expiry  # seconds left in the current window
-        return previous_count, left if previous_count else 0.0, current_count, left + expiry
+        return previous_count, left if previous_count else 0.0, current.count(scale), left + expiry
 
     def clear_sliding_window(self, key: str, expiry: int) -> None:
         names = [name for name, _ in self._slots(key, expiry, self._clock())]

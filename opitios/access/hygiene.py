@@ -29,6 +29,7 @@ CORS_METHODS = ["GET", "HEAD", "POST", "DELETE", "OPTIONS"]
 CORS_REQUEST_HEADERS = ["X-API-Key", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID", "If-None-Match"]
 PREFLIGHT_MAX_AGE = 600
 _SLASHES = re.compile(r"/{2,}")
+_REWRITTEN = frozenset({"location", "content-location"})  # headers Werkzeug makes absolute as it sends them
 
 
 class MergedSlashes:
@@ -89,6 +90,22 @@ class SecuredResponse(Response):
             for name, value in SECURITY_HEADERS.items():
                 headers.setdefault(name, value)
         super().__init__(response, status, headers, *args, **kwargs)
+
+    def get_wsgi_headers(self, environ):
+        """Its own headers, not Werkzeug's copy of them, when there is nothing to rewrite: a 200 with its length.
+
+        Werkzeug copies every header (and checks each value again) to make a location absolute or to
+        drop a length some statuses must not carry; an answer is sent once, so the copy guards nothing.
+        """
+        if self.status_code != 200:
+            return super().get_wsgi_headers(environ)
+        length = False
+        for name, _ in self.headers:
+            lowered = name.lower()
+            if lowered in _REWRITTEN:
+                return super().get_wsgi_headers(environ)
+            length = length or lowered == "content-length"
+        return self.headers if length else super().get_wsgi_headers(environ)
 
 
 def init_app(app: Flask) -> None:

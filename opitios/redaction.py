@@ -18,6 +18,7 @@ from typing import Any
 REDACTED = "[redacted]"
 # Anything that starts like a key. The 8-hex-digit prefix is not secret (it names the key in
 # lists and logs), so it stays; everything after it goes. Case-blind: a symbol route upper-cases.
+KEY_LEAD = "opk_"
 KEY_SHAPE = r"(?P<lead>(?i:opk_(?:[0-9a-f]{8}_)?))[A-Za-z0-9_-]+"
 # A shorter configured value would match ordinary words and mangle every log line.
 MIN_SECRET_CHARS = 6
@@ -33,6 +34,7 @@ class Redactor:
 
     def __init__(self) -> None:
         self._secrets: frozenset[str] = frozenset()
+        self._forms: tuple[str, ...] = ()
         self._pattern = self._compile()
         self._lock = threading.Lock()
 
@@ -48,10 +50,15 @@ class Redactor:
     def _compile(self) -> re.Pattern:
         # Also as a JSON string holds them, for a secret with a quote or a backslash in a JSON log line.
         forms = {form for secret in self._secrets for form in (secret, json.dumps(secret)[1:-1])}
+        self._forms = tuple(forms)
         alternatives = [re.escape(form) for form in sorted(forms, key=len, reverse=True)]
         return re.compile("|".join([*alternatives, KEY_SHAPE]))
 
     def text(self, text: str) -> str:
+        # Every match holds a configured value or a key's lead, whatever its case: looking for those first
+        # costs a seventh of the pattern's pass, and almost every line (each request's access line) has none.
+        if KEY_LEAD not in text.lower() and not any(form in text for form in self._forms):
+            return text
         return self._pattern.sub(_replace, text)
 
     def value(self, value: Any) -> Any:

@@ -11,6 +11,7 @@ from harness.servers import GunicornServer
 from opitios.access.keys import create_key
 from opitios.db import make_engine
 from opitios.models import ErrorLog
+from opitios.redaction import Redactor
 from tests.waiting import eventually
 
 
@@ -61,3 +62,11 @@ def test_no_key_or_secret_reaches_a_log_line_or_an_error_row(sandbox, tmp_path):
 def _rows(engine) -> list:
     with engine.connect() as connection:
         return [list(row) for row in connection.execute(select(ErrorLog)).all()]
+
+
+def test_a_line_is_redacted_whatever_the_case_of_a_key_and_however_a_secret_is_escaped():
+    redactor = Redactor()
+    redactor.add_secrets(['pa"ss\\word1'])
+    assert redactor.text("GET /stocks/OpK_0123abcd_SeCrEt-9/quote") == "GET /stocks/OpK_0123abcd_[redacted]/quote"
+    assert redactor.text(json.dumps({"user_agent": 'desk pa"ss\\word1'})) == '{"user_agent": "desk [redacted]"}'
+    assert redactor.text('{"path": "/api/v1/stocks/AAPL/quote"}') == '{"path": "/api/v1/stocks/AAPL/quote"}'

@@ -6,21 +6,23 @@ The package itself (``opitios/__init__.py``) imports nothing: gunicorn's master 
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Request, current_app
 from sqlalchemy import Engine
 
-from opitios import config, extensions, logs, metrics, request_id, routes
+from opitios import config, endpoints, extensions, logs, metrics, request_id, routes
 from opitios.access import auth, body_limit, hygiene
 from opitios.access.hygiene import SecuredResponse
 from opitios.access.keys import KeyVerifier
 from opitios.access.limits import bind_limiter, client_limiter
 from opitios.cache import CacheStore
 from opitios.db import database_url, make_engine
+from opitios.endpoints import Endpoint
 from opitios.error_log import ErrorLogWriter
 from opitios.errors import register_error_handlers
 from opitios.extensions import Extensions
@@ -81,6 +83,21 @@ def create_app(overrides: Mapping[str, Any] | None = None, *, connect: bool = Tr
     return app
 
 
+class OpitiosRequest(Request):
+    """Flask's request, with what several hooks ask of it worked out once: its id and its route's declaration."""
+
+    @functools.cached_property
+    def id(self) -> str:
+        """The request id (``X-Request-ID``): the client's when it is sane, else a new one."""
+        return request_id.chosen_request_id(self.environ.get("HTTP_X_REQUEST_ID", ""))
+
+    @functools.cached_property
+    def declared(self) -> Endpoint | None:
+        """What the matched route declares; None without a route (a 404, a 405) or a declaration."""
+        endpoint = self.endpoint
+        return endpoints.of(current_app.view_functions.get(endpoint)) if endpoint else None
+
+
 class Opitios(Flask):
     """Flask, whose answers carry the security headers from the start, and which checks each hook once.
 
@@ -89,6 +106,7 @@ class Opitios(Flask):
     cached quote's time in the app (eight hooks and the view). It is answered once per function here.
     """
 
+    request_class = OpitiosRequest
     response_class = SecuredResponse
 
     def __init__(self, *args, **kwargs):

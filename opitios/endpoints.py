@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from marshmallow import Schema
 
 # Kinds of route: who may call it and what its answers carry.
@@ -74,5 +74,4 @@ def declared_in(app: Flask) -> dict[str, Endpoint]:
 
 def current() -> Endpoint | None:
     """What the route of the current request declares; None without a route (a 404, a 405) or a declaration."""
-    endpoint = request.endpoint
-    return of(current_app.view_functions.get(endpoint)) if endpoint else None
+    return request.declared  # found once per request by the app's request class (opitios/app.py)

@@ -5,17 +5,14 @@ from __future__ import annotations
 import random
 import re
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, request
 
 _SANE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 
 
 def current_request_id() -> str:
     """This request's id, chosen on first use (a log line, an error, the envelope or the answer's header)."""
-    request_id = g.get("request_id")
-    if request_id is None:
-        request_id = g.request_id = chosen_request_id(request.headers.get("X-Request-ID", ""))
-    return request_id
+    return request.id  # the app's request class (opitios/app.py) chooses it once, with chosen_request_id
 
 
 def chosen_request_id(offered: str) -> str:

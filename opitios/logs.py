@@ -73,9 +73,10 @@ def _start() -> None:
 def _access_fields(response: Response) -> Response:
     """What the access line needs from the app; gunicorn writes the line after sending the answer."""
     client = g.get("client")
-    rule = request.url_rule
-    request.environ[ACCESS_FIELDS] = {
-        "request_id": current_request_id(),
+    served = request._get_current_object()  # one look through the context for the three reads below
+    rule = served.url_rule
+    served.environ[ACCESS_FIELDS] = {
+        "request_id": served.id,
         "endpoint": rule.rule if rule is not None else None,
         "cache": response.headers.get("X-Cache-Status"),
         "upstream_calls": CALLS_THIS_REQUEST.get(),

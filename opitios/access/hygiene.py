@@ -83,8 +83,10 @@ class SecuredResponse(Response):
     """
 
     def __init__(self, response=None, status=None, headers=None, *args, **kwargs):
-        if headers is None or isinstance(headers, dict):
-            headers = {**SECURITY_HEADERS, **(headers or {})}
+        if headers is None:
+            headers = SECURITY_HEADERS  # copied into the answer's own Headers
+        elif isinstance(headers, dict):
+            headers = headers | {name: value for name, value in SECURITY_HEADERS.items() if name not in headers}
         else:
             headers = Headers(headers)
             for name, value in SECURITY_HEADERS.items():

@@ -149,20 +149,23 @@ class SyncedStorage(Storage, SlidingWindowCounterSupport):
         others, and the answer's limit headers need no second look.
         """
         now = self._clock()
-        named = [(self._slots(key, expiry, now), limit, expiry) for key, limit, expiry in entries]
-        for slots, _, expiry in named:
+        asked = []
+        for key, limit, expiry in entries:
+            slots = self._slots(key, expiry, now)
             self._meet(slots, expiry, now)
+            asked.append((slots, limit, expiry))
         with self._lock:
             scale = self._scale()
-            pairs = [(*self._pair(slots, expiry, now), limit, expiry) for slots, limit, expiry in named]
-            refused = next((index for index, (previous, current, weight, limit, _) in enumerate(pairs)
-                            if math.floor(previous.count(scale) * weight + current.count(scale)) + amount * scale > limit),
-                           None)
-            if refused is None:
-                for _, current, _, _, _ in pairs:
+            pairs = [(self._pair(slots, expiry, now), limit, expiry) for slots, limit, expiry in asked]
+            refused = None
+            for index, ((previous, current, weight), limit, _) in enumerate(pairs):
+                if math.floor(previous.count(scale) * weight + current.count(scale)) + amount * scale > limit:
+                    refused = index
+                    break
+            else:
+                for (_, current, _), _, _ in pairs:
                     current.unsent += amount
-            return refused, [self._reading(previous, current, weight, expiry, scale)
-                             for previous, current, weight, _, expiry in pairs]
+            return refused, [self._reading(*pair, expiry, scale) for pair, _, expiry in pairs]
 
     @staticmethod
     def _reading(previous: Window, current: Window, weight: float, expiry: int, scale: int) -> Reading:

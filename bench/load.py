@@ -60,6 +60,19 @@ class Load:
     def no_answer(self) -> int:
         return sum(self.socket_errors.values())
 
+    @classmethod
+    def combined(cls, loads: list[Load]) -> Load:
+        """Several runs of one load as one: counts and seconds added up, each latency the worst run's."""
+        return cls(
+            generator=loads[0].generator, requests=sum(load.requests for load in loads),
+            concurrency=loads[0].concurrency, duration_s=sum(load.duration_s for load in loads),
+            non_2xx=sum(load.non_2xx for load in loads),
+            socket_errors={name: sum(load.socket_errors.get(name, 0) for load in loads) for name in SOCKET_ERRORS},
+            p50_ms=max(load.p50_ms for load in loads), p95_ms=max(load.p95_ms for load in loads),
+            p99_ms=max(load.p99_ms for load in loads), max_ms=max(load.max_ms for load in loads),
+            statuses=dict(sum((Counter(load.statuses) for load in loads), Counter())),
+        )
+
 
 @dataclass(frozen=True)
 class Request:

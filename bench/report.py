@@ -32,6 +32,20 @@ class Phase:
     def server_5xx(self) -> int:
         return sum(count for status, count in self.statuses.items() if status.startswith("5"))
 
+    @classmethod
+    def combined(cls, name: str, phases: list[Phase]) -> Phase:
+        """Rounds of one app's phase as one phase (``Load.combined``): what each found, added up."""
+        first = phases[0]
+        by_path = sum((Counter(phase.upstream_by_path) for phase in phases), Counter())
+        statuses = sum((Counter(phase.statuses) for phase in phases), Counter())
+        cache = sum((Counter(phase.cache) for phase in phases), Counter())
+        workers = [sum(counts) for counts in zip(*(phase.requests_by_worker for phase in phases))]
+        return cls(name, first.target, first.what, Load.combined([phase.load for phase in phases]),
+                   sum(phase.upstream_calls for phase in phases), dict(by_path), dict(sorted(statuses.items())),
+                   dict(sorted(cache.items())), sorted(workers, reverse=True),
+                   sum(phase.worker_boots for phase in phases), first.loadavg_1m,
+                   [note for phase in phases for note in phase.notes])
+
     def as_dict(self) -> dict:
         row = {"name": self.name, "target": self.target, "what": self.what, **asdict(self.load)}
         row.update(

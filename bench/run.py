@@ -41,15 +41,17 @@ BATCH_SIZE = 20  # the default limits.max_batch_symbols
 BATCH_KEYS = 16
 SCENARIOS = "abcdef"
 RATIO_TARGETS = {"a": 0.6, "b": 0.5, "c": 0.3}
+# The order of a scenario's phases: each app's are added up, and the order cancels a steady drift in speed.
+ROUNDS = ("opitios", "bare", "bare", "opitios")
 
 
 def arguments(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
-    parser.add_argument("--duration", type=int, default=15,
-                        help="seconds of each keep-alive phase of (a), (b), (c) (default 15: three 5 s quote TTLs)")
+    parser.add_argument("--duration", type=int, default=8,
+                        help="seconds of each round of (a), (b), (c); two rounds per app (default 8: three 5 s quote TTLs in all)")
     parser.add_argument("--concurrency", type=int, default=64, help="connections in (a), (b), (c) (default 64)")
     parser.add_argument("--stress-connections", type=int, default=500, help="connections in (e) (default 500)")
-    parser.add_argument("--stress-duration", type=int, default=30, help="seconds of each phase of (e) (default 30)")
+    parser.add_argument("--stress-duration", type=int, default=15, help="seconds of each round of (e); two per app (default 15)")
     parser.add_argument("--round-robin-symbols", type=int, default=500,
                         help="distinct symbols (b) asks for in turn, all known to the sandbox (default 500)")
     parser.add_argument("--burst-requests", type=int, default=1000, help="requests fired at once in (d) (default 1000)")
@@ -186,15 +188,29 @@ class Bench:
 
     def side_by_side(self, key: str, title: str, target: str, what: str, traffic: Traffic, bare_traffic: Traffic,
                      bare_what: str, *, concurrency: int, duration: int) -> Scenario:
-        """opitios's phase, then the bare route's right after it with the same connections and duration."""
+        """opitios's phase and the bare route's, with the same connections and duration, in ROUNDS.
+
+        The phases run in the order opitios, bare, bare, opitios (each ``duration`` seconds), and each
+        app's two are added up: a machine that speeds up or slows down during the scenario weighs on
+        both alike, which one phase after the other did not (the bare route alone moved by a fifth
+        from one minute to the next on a shared machine).
+        """
         # The key's limits (1 000 000 a minute and an hour) are counted on every request; a batch of 20 costs 20.
         # Each scenario starts with the whole allowance, so the earlier ones cannot spend it for the later ones.
         reset_client_limits()
-        opitios = self.measure(f"{key}-opitios", "opitios", self.opitios, what,
-                               self.loop(self.opitios, traffic, concurrency=concurrency, duration=duration))
-        bare = self.measure(f"{key}-bare", "bare", self.bare, bare_what,
-                            self.loop(self.bare, bare_traffic, concurrency=concurrency, duration=duration))
-        return Scenario(key, title, opitios, bare, target, RATIO_TARGETS.get(key))
+        apps = {"opitios": (self.opitios, traffic, what), "bare": (self.bare, bare_traffic, bare_what)}
+        rounds: dict[str, list[Phase]] = {"opitios": [], "bare": []}
+        for number, app in enumerate(ROUNDS, start=1):
+            server, load, described = apps[app]
+            rounds[app].append(self.measure(f"{key}-{app}-{number}", app, server, described,
+                                            self.loop(server, load, concurrency=concurrency, duration=duration)))
+        scenario = Scenario(key, title, Phase.combined(f"{key}-opitios", rounds["opitios"]),
+                            Phase.combined(f"{key}-bare", rounds["bare"]), target, RATIO_TARGETS.get(key))
+        scenario.details["ratio by pair of rounds"] = [
+            round(ours.load.ok_rps / bare.load.ok_rps, 2) if bare.load.ok_rps else None
+            for ours, bare in zip(rounds["opitios"], rounds["bare"])
+        ]
+        return scenario
 
     # --- the scenarios ---------------------------------------------------------------------------
 
@@ -366,7 +382,7 @@ class Bench:
     def profile(self, binary: str, output: Path) -> dict:
         """Scenario (a)'s traffic once more, on opitios alone, with py-spy on its workers (not measured)."""
         self.warm([Request("GET", QUOTE)])
-        seconds = self.args.duration
+        seconds = self.args.duration * ROUNDS.count("opitios")  # as long as (a)'s opitios phases together
         recording = pyspy.start(binary, self.opitios.pid, seconds, output)
         time.sleep(1)  # py-spy attaches before the load starts
         phase = self.measure("a-profiled", "opitios", self.opitios, "(a) again, with py-spy attached",
@@ -441,6 +457,7 @@ def machine(args: argparse.Namespace, generator: str) -> dict:
         "generator": generator,
         "wrk_threads": 2,
         "duration_s": args.duration,
+        "rounds": list(ROUNDS),
         "concurrency": args.concurrency,
         "stress": {"connections": args.stress_connections, "duration_s": args.stress_duration},
         "round_robin_symbols": args.round_robin_symbols,

@@ -44,3 +44,14 @@ def test_the_same_results_draw_the_same_picture(tmp_path):
     first = render(scenarios(), tmp_path / "first.png", "same")
     second = render(scenarios(), tmp_path / "second.png", "same")
     assert first.read_bytes() == second.read_bytes()
+
+
+def test_rounds_of_one_app_add_up_to_its_answers_per_second_with_the_worse_latencies():
+    # make bench measures each app in two rounds (opitios, bare, bare, opitios) and reports them as one phase.
+    slow, fast = phase("opitios", 1000, 40.0, 150.0), phase("opitios", 3000, 20.0, 60.0)
+    both = Phase.combined("a-opitios", [slow, fast])
+    assert both.load.requests == 60_000 and both.load.duration_s == 30.0 and both.load.ok_rps == 2000
+    assert (both.load.p50_ms, both.load.p99_ms) == (40.0, 150.0)
+    assert both.statuses == {"200": 60_000} and both.requests_by_worker == [60_000]
+    ratio = Scenario("a", "hot", both, Phase.combined("a-bare", [phase("bare", 4000, 9, 20)] * 2), "≥ 0.6", 0.6).ratio
+    assert ratio == 0.5

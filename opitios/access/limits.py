@@ -9,10 +9,12 @@ request; what a request costs, and whether it counts at all, from its route's
 declaration (a batch of N distinct symbols costs N; a route that needs no key
 is not counted).
 
-One hook asks ``limits``' sliding-window-counter strategy directly. Flask-Limiter,
-the glue we used before, resolved its blueprint limits, exemptions and meta
-limits and parsed the limit string again on every request: 15 % of a cached
-answer's time in make bench's profile, for one shared limit per client.
+One hook asks ``limits``' sliding-window-counter strategy directly, through
+``EveryLimit``, which asks about all of a client's limits at once: a request
+is counted on every limit or on none. Flask-Limiter, the glue we used before,
+resolved its blueprint limits, exemptions and meta limits and parsed the limit
+string again on every request: 15 % of a cached answer's time in make bench's
+profile, for one shared limit per client.
 """
 
 from __future__ import annotations

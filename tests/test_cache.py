@@ -6,7 +6,11 @@ import time
 
 import pytest
 import redis
+from prometheus_client import REGISTRY
 
+from opitios import extensions
+from opitios.cache import Entry
+from opitios.data_classes import STOCK_QUOTE
 from tests.waiting import eventually
 
 SNAPSHOTS = "/v2/stocks/snapshots"
@@ -161,6 +165,27 @@ def test_concurrent_misses_of_one_key_make_one_upstream_call(cached_app, sandbox
         thread.join()
     assert statuses == [200] * 20
     assert sandbox.count(SNAPSHOTS) == 1
+
+
+def test_a_waiting_request_takes_an_entry_whose_upstream_call_answered_just_before_it_began(cached_app, sandbox):
+    app = cached_app()
+    parts = extensions.of(app)
+    key = STOCK_QUOTE.key("NVDA", parts.services.provider.feeds()["stock"])
+    token, owned = parts.protection.flight.claim([key])  # another request's claim: its upstream call is under way
+    assert owned == {key}
+    fetched_at = time.time()  # that call answers now, and the request below begins after it
+    waits = lambda: REGISTRY.get_sample_value("opitios_singleflight_waits_total", {"data_class": "stock_quote"}) or 0  # noqa: E731
+    before = waits()
+    answers = []
+    asking = threading.Thread(target=lambda: answers.append(app.test_client().get("/api/v1/stocks/NVDA/quote")))
+    asking.start()
+    eventually(lambda: waits() > before)  # it found no entry and waits for the claim's owner
+    data = {"symbol": "NVDA", "bid_price": 1.25}
+    parts.protection.store.set_many({key: Entry(data, "2026-11-30T14:30:00Z", fetched_at, 300)}, keep_for=600)
+    parts.protection.flight.release(token, owned)
+    asking.join()
+    assert answers[0].status_code == 200 and answers[0].get_json()["data"] == data
+    assert sandbox.count(SNAPSHOTS) == 0  # no second upstream call for what had just been fetched
 
 
 def test_every_redis_key_is_under_the_configured_prefix(make_app, sandbox, redis_url, redis_prefix):

@@ -112,9 +112,11 @@ class CachedFetch:
         deadline = time.monotonic() + self._p.wait_seconds
         waited = False
         while waiting:
-            # What another request writes after this one began is as new as anything it could fetch.
-            claimed = self.fetch_claimed(data_class, {key: asks[key] for key in waiting}, fetch,
-                                         lambda entry: entry.fetched_at >= started)
+            # What another request writes meanwhile is good if this one would have taken it at the start
+            # (its upstream call may have answered just before this request began), or if it was fetched
+            # since: as new as anything this one could fetch.
+            good = lambda entry: entry.fetched_at >= started or entry.fresh(started, max_age)  # noqa: E731
+            claimed = self.fetch_claimed(data_class, {key: asks[key] for key in waiting}, fetch, good)
             answers.update({key: Answer(entry, "miss") for key, entry in (claimed.meanwhile | claimed.fetched).items()})
             if claimed.error is not None:
                 if isinstance(claimed.error, _NO_STALE):
@@ -128,7 +130,7 @@ class CachedFetch:
                 metrics.SINGLEFLIGHT_WAITS.labels(data_class=data_class.name).inc()
                 waited = True
             time.sleep(POLL_SECONDS)
-            answers.update(self._written_meanwhile(waiting, started))
+            answers.update(self._written_meanwhile(waiting, good))
             waiting = [key for key in waiting if key not in answers]
             if waiting and time.monotonic() > deadline:
                 answers.update(self._stale_or_raise(waiting, present, UpstreamTimeout(
@@ -190,10 +192,10 @@ class CachedFetch:
         self._p.store.set_many(entries, keep_for=max(1, ttl + window))
         return entries
 
-    def _written_meanwhile(self, keys, since: float) -> dict[str, Answer]:
-        """Entries another request fetched after this one began (so within any max_age); misses for this wave."""
+    def _written_meanwhile(self, keys, good: Callable[[Entry], bool]) -> dict[str, Answer]:
+        """Entries another request stored since this one looked, that are ``good`` for it; misses for this wave."""
         entries = self._p.store.get_many(list(keys), use_l1=False)
-        return {key: Answer(entry, "miss") for key, entry in entries.items() if entry.fetched_at >= since}
+        return {key: Answer(entry, "miss") for key, entry in entries.items() if good(entry)}
 
     def _stale_or_raise(self, keys, present: Mapping[str, Entry], error: ProviderError) -> dict[str, Answer]:
         """Stale entries for every key, or the error when any key has none young enough."""

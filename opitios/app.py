@@ -99,7 +99,8 @@ class OpitiosRequest(Request):
 
 
 class Opitios(Flask):
-    """Flask, whose answers carry the security headers from the start, and which checks each hook once.
+    """Flask, with our request class (``OpitiosRequest``), answers that carry the security headers from the
+    start (``SecuredResponse``), and each hook checked once.
 
     Flask asks, for every hook and the view of every request, whether the function is a coroutine
     function (``ensure_sync``): a question whose answer never changes, and about a twentieth of a
